@@ -1,0 +1,327 @@
+//! Receiving: every message is resolved on its own, so one bad pointer or missing object is
+//! reported for that message while the rest of the batch is delivered.
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use futures::future::join_all;
+
+use super::{
+    ClientError, ExtendedClient, MAX_BATCH_ENTRIES, MAX_WAIT_TIME_SECONDS, clamp_visibility,
+};
+use crate::message_attributes::{MessageAttribute, MessageAttributes};
+use crate::payload_store::{PayloadStream, StoreError};
+use crate::pointer::{PayloadPointer, PointerError};
+use crate::receipt_handle::embed;
+use crate::size_attribute::{DeclaredSize, take_declared_size};
+
+/// Options for one ReceiveMessage call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiveOptions {
+    /// 1–10; 0 means 10.
+    pub max_messages: i32,
+    /// Overrides the client's long-poll setting (0–20 s).
+    pub wait_time_seconds: Option<i32>,
+    /// Clamped to 0–43200 s.
+    pub visibility_timeout: Option<i32>,
+}
+
+/// A message's body: inline, or a payload streamed from S3.
+#[derive(Debug)]
+pub enum MessageBody {
+    Inline(String),
+    Offloaded {
+        pointer: PayloadPointer,
+        /// The size the sender declared in the reserved attribute.
+        declared_size: u64,
+        payload: Box<PayloadStream>,
+    },
+}
+
+impl MessageBody {
+    pub fn pointer(&self) -> Option<&PayloadPointer> {
+        match self {
+            Self::Inline(_) => None,
+            Self::Offloaded { pointer, .. } => Some(pointer),
+        }
+    }
+
+    /// The body as text, reading an offloaded payload of at most `limit` bytes into memory.
+    /// For large payloads stream `payload` instead.
+    pub async fn into_string(self, limit: usize) -> Result<String, StoreError> {
+        match self {
+            Self::Inline(body) => Ok(body),
+            Self::Offloaded { payload, .. } => payload.read_to_string(limit).await,
+        }
+    }
+}
+
+/// A resolved message.
+#[derive(Debug)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    /// For an offloaded message, the SQS handle with the pointer embedded, so `delete` can
+    /// clean the payload up; pass it back as is.
+    pub receipt_handle: String,
+    /// The application's attributes; the reserved size attributes are removed.
+    pub attributes: MessageAttributes,
+    /// SQS's system attributes (`ApproximateReceiveCount`, `SentTimestamp`, ...).
+    pub system_attributes: HashMap<String, String>,
+    pub body: MessageBody,
+}
+
+impl ReceivedMessage {
+    pub fn receive_count(&self) -> Option<u32> {
+        receive_count(&self.system_attributes)
+    }
+}
+
+/// Why a message could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("message has no body")]
+    MissingBody,
+    #[error("message has no receipt handle")]
+    MissingReceiptHandle,
+    #[error("message is marked as offloaded but its body is not a pointer: {0}")]
+    MalformedPointer(#[from] PointerError),
+    #[error("reserved size attribute is not a byte count: {0}")]
+    InvalidSizeAttribute(String),
+    #[error("pointer names bucket {0:?}, which this client does not trust")]
+    UntrustedBucket(String),
+    #[error("payload {object} has {stored} bytes but the message declares {declared}")]
+    SizeMismatch {
+        object: PayloadPointer,
+        declared: u64,
+        stored: u64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ResolveError {
+    /// Whether receiving the message again may succeed. Everything but a transient S3 fault
+    /// will fail the same way every time: such messages belong in a dead-letter queue.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_transient())
+    }
+}
+
+/// A message that could not be resolved, with what is needed to park or delete it.
+#[derive(Debug)]
+pub struct UnresolvedMessage {
+    pub message_id: String,
+    /// The handle SQS issued (not extended).
+    pub receipt_handle: String,
+    pub raw_body: Option<String>,
+    /// All attributes as received, reserved ones included, so the message can be moved
+    /// elsewhere unchanged.
+    pub raw_attributes: MessageAttributes,
+    pub system_attributes: HashMap<String, String>,
+    /// The pointer, when the body was one.
+    pub pointer: Option<PayloadPointer>,
+    pub error: ResolveError,
+}
+
+impl UnresolvedMessage {
+    pub fn receive_count(&self) -> Option<u32> {
+        receive_count(&self.system_attributes)
+    }
+}
+
+/// A received message before resolution, from the SDK or from a Lambda event.
+pub(super) struct RawMessage {
+    pub message_id: String,
+    pub receipt_handle: Option<String>,
+    pub body: Option<String>,
+    pub attributes: MessageAttributes,
+    pub system_attributes: HashMap<String, String>,
+}
+
+impl From<Message> for RawMessage {
+    fn from(message: Message) -> Self {
+        Self {
+            message_id: message.message_id.unwrap_or_default(),
+            receipt_handle: message.receipt_handle,
+            body: message.body,
+            attributes: message
+                .message_attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| (name, MessageAttribute::from_sdk(value)))
+                .collect(),
+            system_attributes: message
+                .attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value))
+                .collect(),
+        }
+    }
+}
+
+impl ExtendedClient {
+    /// Receives up to 10 messages, asking for every attribute (so both reserved size names
+    /// arrive) and resolving pointers into payload streams.
+    pub async fn receive(
+        &self,
+        queue_url: &str,
+        options: &ReceiveOptions,
+    ) -> Result<Vec<Result<ReceivedMessage, UnresolvedMessage>>, ClientError> {
+        let max = match options.max_messages {
+            n if n <= 0 => MAX_BATCH_ENTRIES as i32,
+            n => n.min(MAX_BATCH_ENTRIES as i32),
+        };
+        let wait = options
+            .wait_time_seconds
+            .unwrap_or(self.config.wait_time_seconds)
+            .clamp(0, MAX_WAIT_TIME_SECONDS);
+        let output = self
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(max)
+            .wait_time_seconds(wait)
+            .set_visibility_timeout(options.visibility_timeout.map(clamp_visibility))
+            .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| self.sqs_error("ReceiveMessage", e))?;
+        let resolved = join_all(
+            output
+                .messages
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| self.resolve_or_skip(queue_url, RawMessage::from(m))),
+        )
+        .await;
+        Ok(resolved.into_iter().flatten().collect())
+    }
+
+    /// Resolves a message; with `ignore_payload_not_found`, a message whose object is gone is
+    /// deleted and skipped (`None`).
+    async fn resolve_or_skip(
+        &self,
+        queue_url: &str,
+        raw: RawMessage,
+    ) -> Option<Result<ReceivedMessage, UnresolvedMessage>> {
+        let resolved = self.resolve(raw).await;
+        match resolved {
+            Err(unresolved)
+                if self.config.ignore_payload_not_found
+                    && matches!(&unresolved.error, ResolveError::Store(e) if e.is_not_found()) =>
+            {
+                let deleted = self
+                    .sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(&unresolved.receipt_handle)
+                    .send()
+                    .await;
+                match deleted {
+                    Ok(_) => {
+                        tracing::warn!(
+                            message_id = %unresolved.message_id,
+                            error = %unresolved.error,
+                            "payload object is gone; message deleted and skipped"
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.sqs_error("DeleteMessage", e);
+                        Some(Err(unresolved))
+                    }
+                }
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Turns a raw message into the message the application sees.
+    pub(super) async fn resolve(
+        &self,
+        raw: RawMessage,
+    ) -> Result<ReceivedMessage, UnresolvedMessage> {
+        let raw_attributes = raw.attributes.clone();
+        let fail = |raw: RawMessage, pointer: Option<PayloadPointer>, error: ResolveError| {
+            UnresolvedMessage {
+                message_id: raw.message_id,
+                receipt_handle: raw.receipt_handle.unwrap_or_default(),
+                raw_body: raw.body,
+                raw_attributes: raw_attributes.clone(),
+                system_attributes: raw.system_attributes,
+                pointer,
+                error,
+            }
+        };
+        let (Some(handle), Some(body)) = (raw.receipt_handle.as_deref(), raw.body.as_deref())
+        else {
+            let error = match raw.body {
+                None => ResolveError::MissingBody,
+                Some(_) => ResolveError::MissingReceiptHandle,
+            };
+            return Err(fail(raw, None, error));
+        };
+        let mut attributes = raw.attributes.clone();
+        let declared_size = match take_declared_size(&mut attributes) {
+            DeclaredSize::NotOffloaded => {
+                return Ok(ReceivedMessage {
+                    message_id: raw.message_id,
+                    receipt_handle: handle.to_owned(),
+                    attributes,
+                    system_attributes: raw.system_attributes,
+                    body: MessageBody::Inline(body.to_owned()),
+                });
+            }
+            DeclaredSize::Invalid(value) => {
+                return Err(fail(raw, None, ResolveError::InvalidSizeAttribute(value)));
+            }
+            DeclaredSize::Offloaded(size) => size,
+        };
+        let pointer = match PayloadPointer::parse(body) {
+            Ok(pointer) => pointer,
+            Err(e) => return Err(fail(raw, None, e.into())),
+        };
+        if !self.config.trusts(&pointer.bucket) {
+            let bucket = pointer.bucket.clone();
+            return Err(fail(
+                raw,
+                Some(pointer),
+                ResolveError::UntrustedBucket(bucket),
+            ));
+        }
+        let payload = match self.store.get(&pointer).await {
+            Ok(payload) => payload,
+            Err(e) => {
+                let e = self.store_error("GetObject", e);
+                return Err(fail(raw, Some(pointer), e.into()));
+            }
+        };
+        if payload.info.size != declared_size {
+            let error = ResolveError::SizeMismatch {
+                object: pointer.clone(),
+                declared: declared_size,
+                stored: payload.info.size,
+            };
+            return Err(fail(raw, Some(pointer), error));
+        }
+        Ok(ReceivedMessage {
+            message_id: raw.message_id,
+            receipt_handle: embed(&pointer, handle),
+            attributes,
+            system_attributes: raw.system_attributes,
+            body: MessageBody::Offloaded {
+                pointer,
+                declared_size,
+                payload: Box::new(payload),
+            },
+        })
+    }
+}
+
+fn receive_count(system_attributes: &HashMap<String, String>) -> Option<u32> {
+    system_attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+}

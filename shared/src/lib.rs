@@ -1,0 +1,28 @@
+//! claimcheck's shared library: the claim-check pointer protocol of AWS's SQS extended
+//! clients, the streaming S3 payload store and the extended SQS client built on them.
+//!
+//! One module per noun of the protocol:
+//! - [`pointer`]: the message body that stands in for an offloaded payload;
+//! - [`size_attribute`]: the reserved attribute that marks a body as a pointer;
+//! - [`offload`]: when a body goes to S3, and which sends are refused;
+//! - [`receipt_handle`]: handles with the pointer embedded, and their restoration;
+//! - [`object_key`]: generated keys under a validated prefix;
+//! - [`payload_store`]: payload bytes in S3, streamed both ways, and presigned requests;
+//! - [`extended_client`]: send, receive, delete and visibility over SQS, plus Lambda records;
+//! - [`sdk_config`]: the one SDK configuration every client shares.
+
+pub mod extended_client;
+pub mod message_attributes;
+pub mod object_key;
+pub mod offload;
+pub mod payload_store;
+pub mod pointer;
+pub mod receipt_handle;
+pub mod sdk_config;
+pub mod sdk_error;
+pub mod size_attribute;
+
+pub use extended_client::{ClientError, ExtendedClient, ExtendedClientConfig};
+pub use message_attributes::{AttributeValue, MessageAttribute, MessageAttributes};
+pub use payload_store::{PayloadStore, StoreError};
+pub use pointer::PayloadPointer;

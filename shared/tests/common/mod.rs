@@ -1,0 +1,153 @@
+//! Test plumbing for the integration tests: clients for the local AWS endpoint that
+//! `make test` starts (selected by the SDK's standard `AWS_ENDPOINT_URL`), and fresh buckets
+//! and queues per test so tests run in parallel without seeing each other.
+#![allow(dead_code)]
+
+use aws_config::SdkConfig;
+use claimcheck::{ExtendedClient, ExtendedClientConfig, PayloadStore};
+
+pub struct Endpoint {
+    pub config: SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+pub async fn endpoint() -> Endpoint {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "integration tests need the local AWS endpoint: run them with `make test` \
+         (or tests/with-endpoint.sh cargo test)"
+    );
+    let config = claimcheck::sdk_config::load().await;
+    let (s3, sqs) = claimcheck::sdk_config::clients(&config);
+    Endpoint { config, s3, sqs }
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+impl Endpoint {
+    pub async fn bucket(&self) -> String {
+        let name = unique("cc-test");
+        self.s3
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create bucket");
+        name
+    }
+
+    pub async fn queue(&self) -> String {
+        let name = unique("cc-test");
+        let out = self
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("create queue");
+        out.queue_url.expect("queue url")
+    }
+
+    pub async fn fifo_queue(&self) -> String {
+        let name = format!("{}.fifo", unique("cc-test"));
+        let out = self
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+            .send()
+            .await
+            .expect("create fifo queue");
+        out.queue_url.expect("queue url")
+    }
+
+    pub fn client(&self, config: ExtendedClientConfig) -> ExtendedClient {
+        let mut config = config;
+        config.wait_time_seconds = 0;
+        ExtendedClient::new(self.sqs.clone(), PayloadStore::new(self.s3.clone()), config)
+            .expect("client")
+    }
+
+    /// Keys in a bucket.
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list objects");
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key.clone())
+            .collect()
+    }
+
+    /// Up to 10 messages as SQS holds them (bodies and attributes untouched), left visible.
+    pub async fn peek(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive");
+        out.messages.unwrap_or_default()
+    }
+
+    pub async fn approximate_count(&self, queue_url: &str) -> usize {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes.unwrap_or_default();
+        [
+            A::ApproximateNumberOfMessages,
+            A::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|a| {
+            attrs
+                .get(a)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so large payloads need no fixture files.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}

@@ -1,0 +1,281 @@
+//! The payload store against the local AWS endpoint.
+
+mod common;
+
+use std::time::Duration;
+
+use claimcheck::payload_store::{MIN_PART_SIZE, PresignPut, PutOptions};
+use claimcheck::{PayloadPointer, PayloadStore, StoreError};
+use common::{endpoint, pseudo_random, sha256_hex};
+use tokio::io::AsyncReadExt;
+
+async fn read_all(store: &PayloadStore, object: &PayloadPointer) -> Vec<u8> {
+    let stream = store.get(object).await.expect("get");
+    let mut out = Vec::new();
+    stream
+        .into_async_read()
+        .read_to_end(&mut out)
+        .await
+        .expect("read body");
+    out
+}
+
+#[tokio::test]
+async fn small_payload_is_one_put_and_streams_back() {
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone());
+    let object = PayloadPointer::new(&bucket, "small");
+    let data = pseudo_random(100_000, 1);
+    let options = PutOptions {
+        content_type: Some("application/octet-stream".into()),
+        ..PutOptions::default()
+    };
+    let info = store
+        .put_stream(&object, &data[..], &options)
+        .await
+        .expect("put");
+    assert_eq!(info.size, 100_000);
+    let head = store.head(&object).await.expect("head");
+    assert_eq!(head.size, 100_000);
+    assert_eq!(
+        head.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(read_all(&store, &object).await, data);
+}
+
+#[tokio::test]
+async fn large_payload_goes_multipart_in_parts() {
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone()).with_parts(MIN_PART_SIZE, 2);
+    let object = PayloadPointer::new(&bucket, "large");
+    // Three full parts and a short last one.
+    let data = pseudo_random(3 * MIN_PART_SIZE + 12_345, 2);
+    let info = store
+        .put_stream(&object, &data[..], &PutOptions::default())
+        .await
+        .expect("put");
+    assert_eq!(info.size, data.len() as u64);
+    // A multipart ETag ends with the part count.
+    let head = store.head(&object).await.expect("head");
+    assert!(
+        head.e_tag
+            .as_deref()
+            .is_some_and(|e| e.trim_matches('"').ends_with("-4")),
+        "{head:?}"
+    );
+    let back = read_all(&store, &object).await;
+    assert_eq!(sha256_hex(&back), sha256_hex(&data));
+}
+
+/// A source that yields `good` bytes and then fails, like a client that disconnects.
+struct FailingSource {
+    good: usize,
+}
+
+impl tokio::io::AsyncRead for FailingSource {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.good == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("source broke")));
+        }
+        let n = self.good.min(buf.remaining()).min(64 * 1024);
+        buf.put_slice(&vec![7u8; n]);
+        self.good -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn failed_multipart_upload_is_aborted_and_leaves_nothing() {
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone()).with_parts(MIN_PART_SIZE, 2);
+    let object = PayloadPointer::new(&bucket, "broken");
+    let source = FailingSource {
+        good: 2 * MIN_PART_SIZE + 10,
+    };
+    let err = store
+        .put_stream(&object, source, &PutOptions::default())
+        .await
+        .expect_err("source fails");
+    assert!(matches!(err, StoreError::Source(_)), "{err}");
+    let uploads = aws
+        .s3
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("list uploads");
+    assert!(
+        uploads.uploads().is_empty(),
+        "parts left behind: {uploads:?}"
+    );
+    assert!(aws.keys(&bucket).await.is_empty());
+}
+
+#[tokio::test]
+async fn missing_object_is_not_found_for_get_and_head() {
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone());
+    let object = PayloadPointer::new(&bucket, "nothing-here");
+    let get = store.get(&object).await.expect_err("missing");
+    assert!(get.is_not_found(), "{get}");
+    assert!(!get.is_transient());
+    let head = store.head(&object).await.expect_err("missing");
+    assert!(head.is_not_found(), "{head}");
+    let no_bucket = store
+        .get(&PayloadPointer::new("no-such-bucket-cc", "k"))
+        .await
+        .expect_err("missing");
+    assert!(no_bucket.is_not_found(), "{no_bucket}");
+}
+
+#[tokio::test]
+async fn delete_removes_and_is_idempotent() {
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone());
+    let object = PayloadPointer::new(&bucket, "gone-soon");
+    store
+        .put_stream(&object, &b"bytes"[..], &PutOptions::default())
+        .await
+        .expect("put");
+    store.delete(&object).await.expect("delete");
+    assert!(
+        store
+            .head(&object)
+            .await
+            .expect_err("deleted")
+            .is_not_found()
+    );
+    store
+        .delete(&object)
+        .await
+        .expect("deleting again succeeds, as in S3");
+}
+
+#[tokio::test]
+async fn reading_a_large_payload_into_a_string_is_refused() {
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone());
+    let object = PayloadPointer::new(&bucket, "big-text");
+    store
+        .put_stream(&object, &[b'a'; 2048][..], &PutOptions::default())
+        .await
+        .expect("put");
+    let err = store
+        .get(&object)
+        .await
+        .expect("get")
+        .read_to_string(1024)
+        .await
+        .expect_err("limit");
+    assert!(
+        matches!(
+            err,
+            StoreError::TooLargeToBuffer {
+                size: 2048,
+                limit: 1024
+            }
+        ),
+        "{err}"
+    );
+    let text = store
+        .get(&object)
+        .await
+        .expect("get")
+        .read_to_string(4096)
+        .await
+        .expect("fits");
+    assert_eq!(text.len(), 2048);
+}
+
+/// The local endpoint does not verify signatures (a corrupted X-Amz-Signature is accepted), so
+/// it cannot show that S3 refuses a mismatching body. What the URL pins is checked instead by
+/// reading what it signs: content type, content length and the SHA-256 checksum must be
+/// signed headers. The upload itself then goes through the endpoint with a plain HTTP client.
+#[tokio::test]
+async fn presigned_put_signs_type_length_and_checksum_and_uploads() {
+    use base64::Engine;
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone());
+    let object = PayloadPointer::new(&bucket, "uploads/presigned");
+    let data = pseudo_random(4096, 3);
+    let checksum = base64::engine::general_purpose::STANDARD.encode(sha2_digest(&data));
+    let put = PresignPut {
+        expires_in: Duration::from_secs(900),
+        content_type: "application/json".into(),
+        content_length: data.len() as u64,
+        checksum_sha256: Some(checksum.clone()),
+    };
+    let presigned = store.presign_put(&object, &put).await.expect("presign");
+    assert_eq!(presigned.method, "PUT");
+    let url = reqwest::Url::parse(&presigned.url).expect("url");
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let signed: Vec<&str> = query["X-Amz-SignedHeaders"].split(';').collect();
+    for header in [
+        "content-length",
+        "content-type",
+        "host",
+        "x-amz-checksum-sha256",
+    ] {
+        assert!(signed.contains(&header), "{header} not signed: {signed:?}");
+    }
+    assert_eq!(query["X-Amz-Expires"], "900");
+    assert!(
+        !format!("{presigned:?}").contains("X-Amz-Signature"),
+        "Debug must not print the URL"
+    );
+    let headers: std::collections::HashMap<_, _> = presigned.headers.iter().cloned().collect();
+    assert_eq!(
+        headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+    assert_eq!(headers.get("x-amz-checksum-sha256"), Some(&checksum));
+
+    let http = reqwest::Client::new();
+    let mut request = http.put(url).body(data.clone());
+    for (name, value) in &presigned.headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("upload");
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(read_all(&store, &object).await, data);
+
+    let get = store
+        .presign_get(
+            &object,
+            Duration::from_secs(60),
+            Some("attachment; filename=\"p.json\"".into()),
+        )
+        .await
+        .expect("presign get");
+    let url = reqwest::Url::parse(&get.url).expect("url");
+    assert!(
+        url.query_pairs()
+            .any(|(k, _)| k == "response-content-disposition")
+    );
+    let response = http.get(url).send().await.expect("download");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok()),
+        Some("attachment; filename=\"p.json\"")
+    );
+    assert_eq!(response.bytes().await.expect("body").to_vec(), data);
+}
+
+fn sha2_digest(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).to_vec()
+}
