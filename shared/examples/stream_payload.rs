@@ -1,0 +1,135 @@
+//! Benchmark: streams a large payload (default 1 GiB) through the payload store's put and get
+//! against the endpoint in `AWS_ENDPOINT_URL`, and prints throughput and the process's peak
+//! resident memory after each phase. The payload is generated on the fly and hashed on both
+//! sides, so neither the bytes nor a file ever sit whole in memory.
+//!
+//! `make bench` runs it against the local endpoint; `CLAIMCHECK_BENCH_MIB` changes the size.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use claimcheck::payload_store::PutOptions;
+use claimcheck::{PayloadPointer, PayloadStore};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Pseudo-random bytes (xorshift), hashed as they are produced.
+struct Generated {
+    remaining: u64,
+    state: u64,
+    hash: Sha256,
+}
+
+impl AsyncRead for Generated {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = (buf.remaining() as u64).min(self.remaining).min(256 * 1024) as usize;
+        let mut chunk = vec![0u8; n];
+        for byte in chunk.iter_mut() {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            *byte = (self.state >> 24) as u8;
+        }
+        self.hash.update(&chunk);
+        buf.put_slice(&chunk);
+        self.remaining -= n as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn hex(digest: impl AsRef<[u8]>) -> String {
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mib: u64 = std::env::var("CLAIMCHECK_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let size = mib * MIB;
+    let config = claimcheck::sdk_config::load().await;
+    let (s3, _) = claimcheck::sdk_config::clients(&config);
+    let bucket = format!(
+        "cc-bench-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let store = PayloadStore::new(s3.clone());
+    let object = PayloadPointer::new(&bucket, "bench/payload");
+    println!(
+        "payload store streaming benchmark: {mib} MiB, part size {} MiB",
+        store.part_size() as u64 / MIB
+    );
+    println!("peak RSS at start: {:.1} MiB", peak_rss_mib());
+
+    let mut source = Generated {
+        remaining: size,
+        state: 0x9E37_79B9_7F4A_7C15,
+        hash: Sha256::new(),
+    };
+    let started = Instant::now();
+    let stored = store
+        .put_stream(&object, &mut source, &PutOptions::default())
+        .await?;
+    let put_secs = started.elapsed().as_secs_f64();
+    let sent_hash = hex(source.hash.finalize());
+    println!(
+        "put: {} bytes in {put_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
+        stored.size,
+        mib as f64 / put_secs,
+        peak_rss_mib()
+    );
+
+    let started = Instant::now();
+    let mut body = store.get(&object).await?.into_async_read();
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0u64;
+    loop {
+        let n = body.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        received += n as u64;
+    }
+    let get_secs = started.elapsed().as_secs_f64();
+    println!(
+        "get: {received} bytes in {get_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
+        mib as f64 / get_secs,
+        peak_rss_mib()
+    );
+    let intact = hex(hash.finalize()) == sent_hash && received == size;
+    println!("round trip intact (SHA-256 and length): {intact}");
+    store.delete(&object).await?;
+    s3.delete_bucket().bucket(&bucket).send().await?;
+    println!("| payload | peak RSS (put + get) | goal |");
+    println!("|---|---|---|");
+    println!("| {mib} MiB | {:.1} MiB | ≤ 64 MiB |", peak_rss_mib());
+    if !intact {
+        return Err("the payload read back differs from the one written".into());
+    }
+    Ok(())
+}
