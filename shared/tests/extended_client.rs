@@ -6,34 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claimcheck::extended_client::{
-    BatchEntry, MessageBody, OutgoingMessage, PayloadCleanup, ReceiveOptions, ReceivedMessage,
-    ResolveError, SendOptions, UnresolvedMessage,
+    BatchEntry, MessageBody, OutgoingMessage, PayloadCleanup, ReceivedMessage, ResolveError,
+    SendOptions, UnresolvedMessage,
 };
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::pointer::PayloadPointer;
 use claimcheck::size_attribute::SizeAttributeName;
 use claimcheck::{ClientError, ExtendedClientConfig, MessageAttribute, StoreError};
-use common::{endpoint, pseudo_random, sha256_hex};
+use common::{endpoint, pseudo_random, receive_all, sha256_hex};
 use tokio::io::AsyncReadExt;
 
 const MIB: usize = 1024 * 1024;
-
-async fn receive_all(
-    client: &claimcheck::ExtendedClient,
-    queue: &str,
-) -> Vec<Result<ReceivedMessage, UnresolvedMessage>> {
-    let mut all = Vec::new();
-    loop {
-        let batch = client
-            .receive(queue, &ReceiveOptions::default())
-            .await
-            .expect("receive");
-        if batch.is_empty() {
-            return all;
-        }
-        all.extend(batch);
-    }
-}
 
 fn ok(message: Result<ReceivedMessage, UnresolvedMessage>) -> ReceivedMessage {
     message.unwrap_or_else(|u| panic!("unresolved: {}", u.error))

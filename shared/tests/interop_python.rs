@@ -7,10 +7,10 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use claimcheck::extended_client::{MessageBody, OutgoingMessage, PayloadCleanup, ReceiveOptions};
+use claimcheck::extended_client::{MessageBody, OutgoingMessage, PayloadCleanup};
 use claimcheck::size_attribute::SizeAttributeName;
 use claimcheck::{ExtendedClientConfig, MessageAttribute};
-use common::{endpoint, sha256_hex};
+use common::{endpoint, receive_all, sha256_hex};
 use serde_json::Value;
 
 fn python(args: &[&str]) -> Value {
@@ -82,32 +82,23 @@ async fn python_sends_rust_receives(legacy: bool) {
 
     let client = aws.client(ExtendedClientConfig::new(&bucket));
     let mut bodies = Vec::new();
-    loop {
-        let batch = client
-            .receive(&queue, &ReceiveOptions::default())
-            .await
-            .expect("receive");
-        if batch.is_empty() {
-            break;
+    for message in receive_all(&client, &queue).await {
+        let message = message.unwrap_or_else(|u| panic!("unresolved: {}", u.error));
+        let offloaded = matches!(message.body, MessageBody::Offloaded { .. });
+        if offloaded {
+            assert_eq!(
+                message.attributes.get("trace"),
+                Some(&MessageAttribute::string("abc"))
+            );
+            assert_eq!(message.attributes.len(), 1, "reserved attribute stripped");
         }
-        for message in batch {
-            let message = message.unwrap_or_else(|u| panic!("unresolved: {}", u.error));
-            let offloaded = matches!(message.body, MessageBody::Offloaded { .. });
-            if offloaded {
-                assert_eq!(
-                    message.attributes.get("trace"),
-                    Some(&MessageAttribute::string("abc"))
-                );
-                assert_eq!(message.attributes.len(), 1, "reserved attribute stripped");
-            }
-            let handle = message.receipt_handle.clone();
-            bodies.push((
-                offloaded,
-                message.body.into_string(1 << 20).await.expect("body"),
-            ));
-            let cleanup = client.delete(&queue, &handle).await.expect("delete");
-            assert_eq!(matches!(cleanup, PayloadCleanup::Deleted(_)), offloaded);
-        }
+        let handle = message.receipt_handle.clone();
+        bodies.push((
+            offloaded,
+            message.body.into_string(1 << 20).await.expect("body"),
+        ));
+        let cleanup = client.delete(&queue, &handle).await.expect("delete");
+        assert_eq!(matches!(cleanup, PayloadCleanup::Deleted(_)), offloaded);
     }
     bodies.sort_by_key(|(_, b)| b.len());
     assert_eq!(bodies, vec![(false, "small ✓".to_owned()), (true, large)]);

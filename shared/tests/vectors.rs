@@ -3,7 +3,7 @@
 
 mod common;
 
-use claimcheck::extended_client::{MessageBody, ReceiveOptions, ResolveError};
+use claimcheck::extended_client::{MessageBody, ResolveError};
 use claimcheck::offload::{Decision, OffloadPolicy};
 use claimcheck::pointer::{PayloadPointer, PointerError};
 use claimcheck::size_attribute::is_reserved;
@@ -179,37 +179,28 @@ async fn every_captured_producer_shape_is_resolved_or_rejected() {
     }
     let client = aws.client(ExtendedClientConfig::new(&bucket));
     let mut outcomes = std::collections::BTreeMap::new();
-    loop {
-        let batch = client
-            .receive(&queue, &ReceiveOptions::default())
-            .await
-            .expect("receive");
-        if batch.is_empty() {
-            break;
-        }
-        for message in batch {
-            match message {
-                Ok(m) => {
-                    let shape = m.attributes["shape"].as_str().expect("shape").to_owned();
-                    assert!(matches!(m.body, MessageBody::Offloaded { .. }));
-                    let text = m.body.into_string(1024).await.expect("payload");
-                    assert_eq!(text, payload);
-                    outcomes.insert(shape, "resolved".to_owned());
-                }
-                Err(u) => {
-                    let shape = u.raw_attributes["shape"]
-                        .as_str()
-                        .expect("shape")
-                        .to_owned();
-                    let kind = match u.error {
-                        ResolveError::MalformedPointer(PointerError::NotAnArray) => "not an array",
-                        ResolveError::MalformedPointer(PointerError::UnknownClass(_)) => {
-                            "unknown class"
-                        }
-                        other => panic!("{shape}: unexpected {other}"),
-                    };
-                    outcomes.insert(shape, kind.to_owned());
-                }
+    for message in common::receive_all(&client, &queue).await {
+        match message {
+            Ok(m) => {
+                let shape = m.attributes["shape"].as_str().expect("shape").to_owned();
+                assert!(matches!(m.body, MessageBody::Offloaded { .. }));
+                let text = m.body.into_string(1024).await.expect("payload");
+                assert_eq!(text, payload);
+                outcomes.insert(shape, "resolved".to_owned());
+            }
+            Err(u) => {
+                let shape = u.raw_attributes["shape"]
+                    .as_str()
+                    .expect("shape")
+                    .to_owned();
+                let kind = match u.error {
+                    ResolveError::MalformedPointer(PointerError::NotAnArray) => "not an array",
+                    ResolveError::MalformedPointer(PointerError::UnknownClass(_)) => {
+                        "unknown class"
+                    }
+                    other => panic!("{shape}: unexpected {other}"),
+                };
+                outcomes.insert(shape, kind.to_owned());
             }
         }
     }

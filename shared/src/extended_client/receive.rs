@@ -243,80 +243,80 @@ impl ExtendedClient {
         &self,
         raw: RawMessage,
     ) -> Result<ReceivedMessage, UnresolvedMessage> {
-        let raw_attributes = raw.attributes.clone();
-        let fail = |raw: RawMessage, pointer: Option<PayloadPointer>, error: ResolveError| {
-            UnresolvedMessage {
-                message_id: raw.message_id,
-                receipt_handle: raw.receipt_handle.unwrap_or_default(),
-                raw_body: raw.body,
-                raw_attributes: raw_attributes.clone(),
-                system_attributes: raw.system_attributes,
-                pointer,
-                error,
-            }
-        };
-        let (Some(handle), Some(body)) = (raw.receipt_handle.as_deref(), raw.body.as_deref())
-        else {
-            let error = match raw.body {
-                None => ResolveError::MissingBody,
-                Some(_) => ResolveError::MissingReceiptHandle,
-            };
-            return Err(fail(raw, None, error));
-        };
         let mut attributes = raw.attributes.clone();
-        let declared_size = match take_declared_size(&mut attributes) {
+        match self.resolve_body(&raw, &mut attributes).await {
+            Ok((receipt_handle, body)) => Ok(ReceivedMessage {
+                message_id: raw.message_id,
+                receipt_handle,
+                attributes,
+                system_attributes: raw.system_attributes,
+                body,
+            }),
+            Err((pointer, error)) => Err(raw.unresolved(pointer, error)),
+        }
+    }
+
+    /// The receipt handle to give the application and the body, or the pointer (when the body
+    /// was one) and why the message cannot be resolved. Strips the reserved attributes.
+    async fn resolve_body(
+        &self,
+        raw: &RawMessage,
+        attributes: &mut MessageAttributes,
+    ) -> Result<(String, MessageBody), (Option<PayloadPointer>, ResolveError)> {
+        let body = raw
+            .body
+            .as_deref()
+            .ok_or((None, ResolveError::MissingBody))?;
+        let handle = raw
+            .receipt_handle
+            .as_deref()
+            .ok_or((None, ResolveError::MissingReceiptHandle))?;
+        let declared_size = match take_declared_size(attributes) {
             DeclaredSize::NotOffloaded => {
-                return Ok(ReceivedMessage {
-                    message_id: raw.message_id,
-                    receipt_handle: handle.to_owned(),
-                    attributes,
-                    system_attributes: raw.system_attributes,
-                    body: MessageBody::Inline(body.to_owned()),
-                });
+                return Ok((handle.to_owned(), MessageBody::Inline(body.to_owned())));
             }
             DeclaredSize::Invalid(value) => {
-                return Err(fail(raw, None, ResolveError::InvalidSizeAttribute(value)));
+                return Err((None, ResolveError::InvalidSizeAttribute(value)));
             }
             DeclaredSize::Offloaded(size) => size,
         };
-        let pointer = match PayloadPointer::parse(body) {
-            Ok(pointer) => pointer,
-            Err(e) => return Err(fail(raw, None, e.into())),
-        };
+        let pointer = PayloadPointer::parse(body).map_err(|e| (None, e.into()))?;
+        let fail = |error: ResolveError| (Some(pointer.clone()), error);
         if !self.config.trusts(&pointer.bucket) {
-            let bucket = pointer.bucket.clone();
-            return Err(fail(
-                raw,
-                Some(pointer),
-                ResolveError::UntrustedBucket(bucket),
-            ));
+            return Err(fail(ResolveError::UntrustedBucket(pointer.bucket.clone())));
         }
-        let payload = match self.store.get(&pointer).await {
-            Ok(payload) => payload,
-            Err(e) => {
-                let e = self.store_error("GetObject", e);
-                return Err(fail(raw, Some(pointer), e.into()));
-            }
-        };
+        let payload = self
+            .store
+            .get(&pointer)
+            .await
+            .map_err(|e| fail(self.store_error("GetObject", e).into()))?;
         if payload.info.size != declared_size {
-            let error = ResolveError::SizeMismatch {
+            return Err(fail(ResolveError::SizeMismatch {
                 object: pointer.clone(),
                 declared: declared_size,
                 stored: payload.info.size,
-            };
-            return Err(fail(raw, Some(pointer), error));
+            }));
         }
-        Ok(ReceivedMessage {
-            message_id: raw.message_id,
-            receipt_handle: embed(&pointer, handle),
-            attributes,
-            system_attributes: raw.system_attributes,
-            body: MessageBody::Offloaded {
-                pointer,
-                declared_size,
-                payload: Box::new(payload),
-            },
-        })
+        let body = MessageBody::Offloaded {
+            pointer: pointer.clone(),
+            declared_size,
+            payload: Box::new(payload),
+        };
+        Ok((embed(&pointer, handle), body))
+    }
+}
+
+impl RawMessage {
+    fn unresolved(self, pointer: Option<PayloadPointer>, error: ResolveError) -> UnresolvedMessage {
+        UnresolvedMessage {
+            message_id: self.message_id,
+            receipt_handle: self.receipt_handle.unwrap_or_default(),
+            raw_body: self.body,
+            raw_attributes: self.attributes,
+            system_attributes: self.system_attributes,
+            pointer,
+            error,
+        }
     }
 }
 

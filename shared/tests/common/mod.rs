@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use aws_config::SdkConfig;
+use claimcheck::extended_client::{ReceiveOptions, ReceivedMessage, UnresolvedMessage};
 use claimcheck::{ExtendedClient, ExtendedClientConfig, PayloadStore};
 
 pub struct Endpoint {
@@ -128,6 +129,24 @@ impl Endpoint {
                 .unwrap_or(0)
         })
         .sum()
+    }
+}
+
+/// Receives until the queue answers with no messages.
+pub async fn receive_all(
+    client: &ExtendedClient,
+    queue: &str,
+) -> Vec<Result<ReceivedMessage, UnresolvedMessage>> {
+    let mut all = Vec::new();
+    loop {
+        let batch = client
+            .receive(queue, &ReceiveOptions::default())
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            return all;
+        }
+        all.extend(batch);
     }
 }
 
