@@ -9,9 +9,11 @@
 //! - [`object_key`]: generated keys under a validated prefix;
 //! - [`payload_store`]: payload bytes in S3, streamed both ways, and presigned requests;
 //! - [`extended_client`]: send, receive, delete and visibility over SQS, plus Lambda records;
+//! - [`ledger`]: the DynamoDB record of every payload, changed only by conditional writes;
 //! - [`sdk_config`]: the one SDK configuration every client shares.
 
 pub mod extended_client;
+pub mod ledger;
 pub mod message_attributes;
 pub mod object_key;
 pub mod offload;

@@ -170,3 +170,15 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+impl Endpoint {
+    /// A fresh ledger table, created as local runs create it.
+    pub async fn ledger(&self) -> claimcheck::ledger::Ledger {
+        let ledger = claimcheck::ledger::Ledger::new(
+            aws_sdk_dynamodb::Client::new(&self.config),
+            unique("cc-ledger"),
+        );
+        ledger.create_table().await.expect("create ledger table");
+        ledger
+    }
+}

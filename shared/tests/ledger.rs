@@ -1,0 +1,289 @@
+//! The payload ledger against the local endpoint's DynamoDB.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use claimcheck::PayloadPointer;
+use claimcheck::ledger::{Changes, Created, Ledger, NewPayload, Status, Transition};
+use common::endpoint;
+
+fn payload(id: &str) -> NewPayload {
+    NewPayload {
+        id: id.into(),
+        object: PayloadPointer::new("bucket", format!("uploads/{id}")),
+        size: 42,
+        content_type: "text/csv".into(),
+        sha256: Some("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()),
+        metadata: HashMap::from([("team".into(), "data".into())]),
+        url_expires_at: 1_000,
+    }
+}
+
+/// A ledger whose clock the test moves.
+fn with_clock(ledger: Ledger) -> (Ledger, Arc<AtomicI64>) {
+    let now = Arc::new(AtomicI64::new(1_764_000_000_000));
+    let clock = now.clone();
+    (
+        ledger.with_clock(Arc::new(move || clock.load(Ordering::SeqCst))),
+        now,
+    )
+}
+
+fn applied(t: Transition) -> claimcheck::ledger::PayloadRecord {
+    match t {
+        Transition::Applied(r) => *r,
+        Transition::Rejected(r) => panic!("rejected: {r:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pending_is_created_once_and_read_back() {
+    let aws = endpoint().await;
+    let ledger = aws.ledger().await;
+    assert_eq!(
+        ledger.create_pending(&payload("p1")).await.expect("create"),
+        Created::Created
+    );
+    assert_eq!(
+        ledger.create_pending(&payload("p1")).await.expect("again"),
+        Created::AlreadyExists
+    );
+    let record = ledger.get("p1").await.expect("get").expect("exists");
+    assert_eq!(record.status, Status::Pending);
+    assert_eq!(record.object, PayloadPointer::new("bucket", "uploads/p1"));
+    assert_eq!(
+        (record.size, record.content_type.as_deref()),
+        (42, Some("text/csv"))
+    );
+    assert_eq!(
+        record.metadata.get("team").map(String::as_str),
+        Some("data")
+    );
+    assert_eq!(record.url_expires_at, Some(1_000));
+    assert_eq!(ledger.get("unknown").await.expect("get"), None);
+}
+
+#[tokio::test]
+async fn transitions_are_conditional_and_losers_see_the_winner() {
+    let aws = endpoint().await;
+    let ledger = aws.ledger().await;
+    ledger.create_pending(&payload("p2")).await.expect("create");
+    let changes = Changes {
+        message_id: Some("m-1".into()),
+        e_tag: Some("\"etag\"".into()),
+        ..Changes::default()
+    };
+    let queued = applied(
+        ledger
+            .transition("p2", &[Status::Pending], Status::Queued, &changes)
+            .await
+            .expect("t"),
+    );
+    assert_eq!(
+        (queued.status, queued.message_id.as_deref()),
+        (Status::Queued, Some("m-1"))
+    );
+    match ledger
+        .transition(
+            "p2",
+            &[Status::Pending],
+            Status::Queued,
+            &Changes::default(),
+        )
+        .await
+        .expect("t")
+    {
+        Transition::Rejected(Some(current)) => assert_eq!(current.status, Status::Queued),
+        other => panic!("{other:?}"),
+    }
+    let missing = ledger
+        .transition(
+            "nope",
+            &[Status::Pending],
+            Status::Queued,
+            &Changes::default(),
+        )
+        .await;
+    assert_eq!(missing.expect("t"), Transition::Rejected(None));
+}
+
+#[tokio::test]
+async fn racing_writers_resolve_to_exactly_one_winner() {
+    let aws = endpoint().await;
+    let ledger = aws.ledger().await;
+    ledger
+        .create_pending(&payload("race"))
+        .await
+        .expect("create");
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let changes = Changes {
+                    message_id: Some(format!("writer-{i}")),
+                    ..Changes::default()
+                };
+                ledger
+                    .transition("race", &[Status::Pending], Status::Queued, &changes)
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        if let Transition::Applied(_) = task.await.expect("join").expect("transition") {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+#[tokio::test]
+async fn a_lease_is_taken_over_only_after_it_expires() {
+    let aws = endpoint().await;
+    let (ledger, now) = with_clock(aws.ledger().await);
+    ledger
+        .create_pending(&payload("lease"))
+        .await
+        .expect("create");
+    applied(
+        ledger
+            .transition(
+                "lease",
+                &[Status::Pending],
+                Status::Queued,
+                &Changes::default(),
+            )
+            .await
+            .expect("t"),
+    );
+    let first = applied(
+        ledger
+            .claim("lease", "worker-a", Duration::from_secs(60))
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(
+        (first.status, first.attempts, first.lease_owner.as_deref()),
+        (Status::Processing, 1, Some("worker-a"))
+    );
+
+    now.fetch_add(59_000, Ordering::SeqCst);
+    match ledger
+        .claim("lease", "worker-b", Duration::from_secs(60))
+        .await
+        .expect("claim")
+    {
+        Transition::Rejected(Some(current)) => {
+            assert_eq!(current.lease_owner.as_deref(), Some("worker-a"))
+        }
+        other => panic!("taken over before expiry: {other:?}"),
+    }
+    now.fetch_add(2_000, Ordering::SeqCst);
+    let second = applied(
+        ledger
+            .claim("lease", "worker-b", Duration::from_secs(60))
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(
+        (second.attempts, second.lease_owner.as_deref()),
+        (2, Some("worker-b"))
+    );
+
+    let done = Changes {
+        release_lease: true,
+        ..Changes::default()
+    };
+    let done = applied(
+        ledger
+            .transition("lease", &[Status::Processing], Status::Done, &done)
+            .await
+            .expect("t"),
+    );
+    assert_eq!(
+        (done.status, done.lease_owner, done.lease_expires_at),
+        (Status::Done, None, None)
+    );
+    assert!(matches!(
+        ledger
+            .claim("lease", "worker-c", Duration::from_secs(60))
+            .await,
+        Ok(Transition::Rejected(_))
+    ));
+}
+
+#[tokio::test]
+async fn payloads_are_listed_by_state_page_by_page() {
+    let aws = endpoint().await;
+    let (ledger, now) = with_clock(aws.ledger().await);
+    for i in 0..5 {
+        ledger
+            .create_pending(&payload(&format!("list-{i}")))
+            .await
+            .expect("create");
+        now.fetch_add(1_000, Ordering::SeqCst);
+    }
+    applied(
+        ledger
+            .transition(
+                "list-4",
+                &[Status::Pending],
+                Status::Queued,
+                &Changes::default(),
+            )
+            .await
+            .expect("t"),
+    );
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ledger
+            .list_by_status(Status::Pending, ledger.now(), 2, token)
+            .await
+            .expect("list");
+        seen.extend(page.records.into_iter().map(|r| r.id));
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ["list-0", "list-1", "list-2", "list-3"],
+        "oldest first, queued one excluded"
+    );
+    let early = ledger
+        .list_by_status(Status::Pending, ledger.now() - 3_500, 10, None)
+        .await
+        .expect("list");
+    assert_eq!(
+        early.records.len(),
+        2,
+        "only those changed before the cut-off"
+    );
+}
+
+/// The local endpoint, like DynamoDB within its deletion window, still returns items past
+/// their TTL; the ledger filters them out itself.
+#[tokio::test]
+async fn items_past_their_ttl_are_not_returned() {
+    let aws = endpoint().await;
+    let (ledger, now) = with_clock(aws.ledger().await.with_retention(Duration::from_secs(60)));
+    ledger
+        .create_pending(&payload("ttl"))
+        .await
+        .expect("create");
+    assert!(ledger.get("ttl").await.expect("get").is_some());
+    now.fetch_add(61_000, Ordering::SeqCst);
+    assert_eq!(ledger.get("ttl").await.expect("get"), None);
+    let listed = ledger
+        .list_by_status(Status::Pending, ledger.now(), 10, None)
+        .await
+        .expect("list");
+    assert!(listed.records.is_empty());
+}
