@@ -13,6 +13,7 @@
 //! - [`sdk_config`]: the one SDK configuration every client shares.
 
 pub mod extended_client;
+pub mod http_api;
 pub mod ledger;
 pub mod message_attributes;
 pub mod object_key;
@@ -22,6 +23,7 @@ pub mod pointer;
 pub mod receipt_handle;
 pub mod sdk_config;
 pub mod sdk_error;
+pub mod settings;
 pub mod size_attribute;
 
 pub use extended_client::{ClientError, ExtendedClient, ExtendedClientConfig};

@@ -465,6 +465,7 @@ impl PayloadStore {
             .head_object()
             .bucket(&object.bucket)
             .key(&object.key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("HeadObject", object, e))?;

@@ -88,6 +88,7 @@ struct Prepared {
     body: String,
     attributes: MessageAttributes,
     options: SendOptions,
+    /// The object this send uploaded: deleted again if the message is never sent.
     pointer: Option<PayloadPointer>,
 }
 
@@ -133,6 +134,25 @@ impl ExtendedClient {
         }
         let prepared = self.pointer_message(pointer, stored.size, attributes, options);
         self.send_prepared(queue_url, prepared).await
+    }
+
+    /// Sends a pointer to a payload that is already in S3 (uploaded by someone else, e.g.
+    /// through a presigned URL). The object is not this call's to delete: if the send fails,
+    /// it stays where it is.
+    pub async fn send_pointer(
+        &self,
+        queue_url: &str,
+        pointer: &PayloadPointer,
+        size: u64,
+        attributes: MessageAttributes,
+        options: SendOptions,
+    ) -> Result<Sent, ClientError> {
+        self.config.offload.check_attributes(&attributes)?;
+        let mut prepared = self.pointer_message(pointer.clone(), size, attributes, options);
+        prepared.pointer = None;
+        let mut sent = self.send_prepared(queue_url, prepared).await?;
+        sent.pointer = Some(pointer.clone());
+        Ok(sent)
     }
 
     /// Sends up to 10 messages in one SQS call. Each entry over the threshold is offloaded;

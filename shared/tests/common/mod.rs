@@ -182,3 +182,8 @@ impl Endpoint {
         ledger
     }
 }
+
+pub fn sha256_digest(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}

@@ -1,0 +1,338 @@
+//! presign-upload: `POST /uploads` hands a producer a presigned S3 PUT for a new payload, and
+//! records the payload as `pending` in the ledger with what the upload must match.
+//!
+//! Request (JSON, `Content-Type: application/json`, at most 16 KiB):
+//! `{"content_type": "text/csv", "content_length": 1234, "sha256": "<base64>", "metadata": {"k": "v"}}`
+//! (`sha256` and `metadata` optional, unknown fields refused).
+//!
+//! Response `201`: `{"id", "method": "PUT", "url", "headers": {..}, "expires_at", "expires_in"}`.
+//! The client sends exactly `headers` with the body. The key (`<uploads prefix><id>`) is made
+//! here, never taken from the client. Content type, content length and, when given, the
+//! SHA-256 checksum are signed headers, so S3 refuses a different body. S3's presigned PUT
+//! cannot carry a size range, so the producer also checks the object's real size against
+//! the ledger. Metadata is kept in the ledger, not on the object.
+//!
+//! Errors: `{"error": {"code", "message"}}` with 400 (bad JSON, wrong or missing fields, bad
+//! values), 404 (unknown route), 405 (wrong method), 413 (body too large), 415 (body not JSON),
+//! 500 (AWS failure; no internals). The URL is never logged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use base64::Engine;
+use claimcheck::http_api::{ApiError, json_body, json_response, method_and_path, parse_json};
+use claimcheck::ledger::{Created, Ledger, NewPayload};
+use claimcheck::object_key::KeyPrefix;
+use claimcheck::payload_store::PresignPut;
+use claimcheck::settings::{self, SettingsError, Source};
+use claimcheck::{PayloadPointer, PayloadStore};
+use serde::{Deserialize, Serialize};
+
+/// S3's single-PUT limit.
+pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+/// Largest request body accepted.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// S3's limit for user metadata, applied to what the ledger keeps.
+pub const MAX_METADATA_BYTES: usize = 2048;
+pub const MAX_METADATA_ENTRIES: usize = 16;
+/// SigV4 presigned URLs live at most 7 days.
+pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What the function is configured with (environment variables in Lambda).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `CLAIMCHECK_BUCKET`
+    pub bucket: String,
+    /// `CLAIMCHECK_TABLE`
+    pub table: String,
+    /// `CLAIMCHECK_UPLOADS_PREFIX`, default `uploads/`
+    pub uploads_prefix: KeyPrefix,
+    /// `CLAIMCHECK_MAX_UPLOAD_BYTES`, default 5 GiB (at most 5 GiB)
+    pub max_size: u64,
+    /// `CLAIMCHECK_ALLOWED_CONTENT_TYPES`, comma-separated; empty allows any valid type
+    pub allowed_content_types: Vec<String>,
+    /// `CLAIMCHECK_UPLOAD_URL_SECONDS`, default 900
+    pub url_lifetime: Duration,
+}
+
+impl Settings {
+    pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
+        let prefix =
+            settings::parsed_or(source, "CLAIMCHECK_UPLOADS_PREFIX", "uploads/".to_owned())?;
+        let uploads_prefix =
+            KeyPrefix::new(prefix.clone()).map_err(|e| SettingsError::Invalid {
+                name: "CLAIMCHECK_UPLOADS_PREFIX",
+                value: prefix,
+                problem: e.to_string(),
+            })?;
+        let max_size = settings::parsed_or(source, "CLAIMCHECK_MAX_UPLOAD_BYTES", MAX_SINGLE_PUT)?;
+        if max_size == 0 || max_size > MAX_SINGLE_PUT {
+            return Err(SettingsError::Invalid {
+                name: "CLAIMCHECK_MAX_UPLOAD_BYTES",
+                value: max_size.to_string(),
+                problem: format!("must be 1 to {MAX_SINGLE_PUT}"),
+            });
+        }
+        let seconds = settings::parsed_or(source, "CLAIMCHECK_UPLOAD_URL_SECONDS", 900u64)?;
+        if seconds == 0 || seconds > MAX_URL_LIFETIME.as_secs() {
+            return Err(SettingsError::Invalid {
+                name: "CLAIMCHECK_UPLOAD_URL_SECONDS",
+                value: seconds.to_string(),
+                problem: format!("must be 1 to {}", MAX_URL_LIFETIME.as_secs()),
+            });
+        }
+        Ok(Self {
+            bucket: settings::required(source, "CLAIMCHECK_BUCKET")?,
+            table: settings::required(source, "CLAIMCHECK_TABLE")?,
+            uploads_prefix,
+            max_size,
+            allowed_content_types: settings::list(source, "CLAIMCHECK_ALLOWED_CONTENT_TYPES")
+                .into_iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
+            url_lifetime: Duration::from_secs(seconds),
+        })
+    }
+}
+
+/// The handler's dependencies.
+#[derive(Debug, Clone)]
+pub struct PresignUpload {
+    pub store: PayloadStore,
+    pub ledger: Ledger,
+    pub settings: Settings,
+}
+
+impl PresignUpload {
+    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
+        Self {
+            store: PayloadStore::new(aws_sdk_s3::Client::new(sdk)),
+            ledger: Ledger::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
+            settings,
+        }
+    }
+}
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadRequest {
+    content_type: String,
+    content_length: u64,
+    #[serde(default)]
+    sha256: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+/// The `201` body.
+#[derive(Debug, Serialize)]
+struct UploadResponse {
+    id: String,
+    method: String,
+    url: String,
+    headers: BTreeMap<String, String>,
+    /// Epoch seconds.
+    expires_at: u64,
+    expires_in: u64,
+}
+
+/// Serves one API Gateway request. Never fails: every outcome is an HTTP response.
+pub async fn handle(
+    deps: &PresignUpload,
+    request: ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    match issue(deps, &request).await {
+        Ok(response) => json_response(201, &response),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn issue(
+    deps: &PresignUpload,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<UploadResponse, ApiError> {
+    let (method, path) = method_and_path(request);
+    if path.trim_end_matches('/') != "/uploads" {
+        return Err(ApiError::new(
+            404,
+            "not_found",
+            format!("no route for {path}"),
+        ));
+    }
+    if method != "POST" {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "use POST /uploads",
+        ));
+    }
+    let body = json_body(request, MAX_REQUEST_BYTES)?;
+    let upload: UploadRequest = parse_json(&body)?;
+    let settings = &deps.settings;
+    let content_type =
+        validate_content_type(&upload.content_type, &settings.allowed_content_types)?;
+    validate_length(upload.content_length, settings.max_size)?;
+    let sha256 = upload.sha256.as_deref().map(validate_sha256).transpose()?;
+    validate_metadata(&upload.metadata)?;
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let object = PayloadPointer::new(
+        &settings.bucket,
+        format!("{}{id}", settings.uploads_prefix.as_str()),
+    );
+    let put = PresignPut {
+        expires_in: settings.url_lifetime,
+        content_type: content_type.clone(),
+        content_length: upload.content_length,
+        checksum_sha256: sha256.clone(),
+    };
+    let presigned = deps.store.presign_put(&object, &put).await.map_err(|e| {
+        tracing::error!(payload_id = %id, error = %e, "could not presign the upload");
+        ApiError::internal()
+    })?;
+    let expires_at = presigned
+        .expires_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let payload = NewPayload {
+        id: id.clone(),
+        object,
+        size: upload.content_length,
+        content_type: content_type.clone(),
+        sha256,
+        metadata: upload.metadata.into_iter().collect::<HashMap<_, _>>(),
+        url_expires_at: expires_at as i64 * 1000,
+    };
+    match deps.ledger.create_pending(&payload).await {
+        Ok(Created::Created) => {}
+        Ok(Created::AlreadyExists) => {
+            tracing::error!(payload_id = %id, "a freshly generated payload id exists already");
+            return Err(ApiError::internal());
+        }
+        Err(e) => {
+            tracing::error!(payload_id = %id, error = %e, "could not record the pending payload");
+            return Err(ApiError::internal());
+        }
+    }
+    tracing::info!(payload_id = %id, size = payload.size, content_type = %content_type, "upload URL issued");
+    Ok(UploadResponse {
+        id,
+        method: presigned.method,
+        url: presigned.url,
+        headers: presigned.headers.into_iter().collect(),
+        expires_at,
+        expires_in: settings.url_lifetime.as_secs(),
+    })
+}
+
+/// A media type `type/subtype` (optionally with parameters), lower-cased, and allowed.
+fn validate_content_type(value: &str, allowed: &[String]) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_content_type",
+            format!("{value:?} is not a media type like text/csv"),
+        )
+    };
+    let value = value.trim();
+    if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(invalid());
+    }
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match essence.split_once('/') {
+        Some((kind, sub)) if token(kind) && token(sub) => {}
+        _ => return Err(invalid()),
+    }
+    if !allowed.is_empty() && !allowed.contains(&essence) {
+        return Err(ApiError::bad_request(
+            "content_type_not_allowed",
+            format!(
+                "content type {essence} is not allowed; allowed: {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn validate_length(length: u64, max: u64) -> Result<(), ApiError> {
+    if length == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_content_length",
+            "content_length must be at least 1",
+        ));
+    }
+    if length > max {
+        return Err(ApiError::bad_request(
+            "content_length_too_large",
+            format!("content_length {length} is over the maximum of {max} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// A base64 SHA-256 digest (32 bytes).
+fn validate_sha256(value: &str) -> Result<String, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_sha256",
+                "sha256 must be the base64 of a SHA-256 digest",
+            )
+        })?;
+    if bytes.len() != 32 {
+        return Err(ApiError::bad_request(
+            "invalid_sha256",
+            format!("sha256 must decode to 32 bytes, got {}", bytes.len()),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if metadata.len() > MAX_METADATA_ENTRIES {
+        return Err(ApiError::bad_request(
+            "invalid_metadata",
+            format!("at most {MAX_METADATA_ENTRIES} metadata entries"),
+        ));
+    }
+    for (key, value) in metadata {
+        let key_ok = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !key_ok {
+            return Err(ApiError::bad_request(
+                "invalid_metadata",
+                format!("metadata key {key:?} must be 1-64 of a-z A-Z 0-9 - _"),
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "invalid_metadata",
+                format!("metadata value of {key:?} has control characters"),
+            ));
+        }
+    }
+    let size: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_METADATA_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_metadata",
+            format!("metadata is {size} bytes, over the maximum of {MAX_METADATA_BYTES}"),
+        ));
+    }
+    Ok(())
+}

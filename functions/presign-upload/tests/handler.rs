@@ -1,0 +1,451 @@
+//! presign-upload's handler in process, with API Gateway's payload-format-2.0 events, against
+//! the local AWS endpoint.
+
+#[path = "../../../shared/tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+use claimcheck::ledger::Status;
+use claimcheck::object_key::KeyPrefix;
+use presign_upload::{PresignUpload, Settings, handle};
+use serde_json::{Value, json};
+
+fn event(
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<&str>,
+    base64: bool,
+) -> ApiGatewayV2httpRequest {
+    let mut headers = json!({"user-agent": "test"});
+    if let Some(ct) = content_type {
+        headers["content-type"] = json!(ct);
+    }
+    let value = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": "req", "routeKey": "$default", "stage": "$default",
+            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 1764028800000_i64
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    });
+    serde_json::from_value(value).expect("an API Gateway v2 event")
+}
+
+fn post(body: &str) -> ApiGatewayV2httpRequest {
+    event(
+        "POST",
+        "/uploads",
+        Some("application/json"),
+        Some(body),
+        false,
+    )
+}
+
+fn parts(response: &ApiGatewayV2httpResponse) -> (i64, Value) {
+    let body = match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status_code, body)
+}
+
+async fn deps(max_size: u64, allowed: &str) -> (common::Endpoint, PresignUpload) {
+    let aws = common::endpoint().await;
+    let bucket = aws.bucket().await;
+    let ledger = aws.ledger().await;
+    let settings = Settings {
+        bucket,
+        table: ledger.table().to_owned(),
+        uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
+        max_size,
+        allowed_content_types: allowed
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        url_lifetime: Duration::from_secs(900),
+    };
+    let deps = PresignUpload::new(&aws.config, settings);
+    (aws, deps)
+}
+
+#[tokio::test]
+async fn issues_a_url_that_uploads_and_records_pending() {
+    let (aws, deps) = deps(1 << 20, "").await;
+    let data = b"id,name\n1,ada\n".to_vec();
+    let sha = base64::engine::general_purpose::STANDARD.encode(common::sha256_digest(&data));
+    let body = json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha, "metadata": {"team": "data"}});
+    let (status, response) = parts(&handle(&deps, post(&body.to_string())).await);
+    assert_eq!(status, 201, "{response}");
+    let id = response["id"].as_str().expect("id");
+    assert!(uuid::Uuid::try_parse(id).is_ok());
+    assert_eq!(response["method"], "PUT");
+    assert_eq!(response["expires_in"], 900);
+    assert_eq!(response["headers"]["content-type"], "text/csv");
+    assert_eq!(response["headers"]["x-amz-checksum-sha256"], sha.as_str());
+    let url = reqwest::Url::parse(response["url"].as_str().expect("url")).expect("url parses");
+    assert_eq!(
+        url.path(),
+        format!("/{}/uploads/{id}", deps.settings.bucket)
+    );
+    let signed: String = url
+        .query_pairs()
+        .find(|(k, _)| k == "X-Amz-SignedHeaders")
+        .map(|(_, v)| v.into_owned())
+        .expect("signed");
+    for header in ["content-length", "content-type", "x-amz-checksum-sha256"] {
+        assert!(
+            signed.split(';').any(|h| h == header),
+            "{header} not signed: {signed}"
+        );
+    }
+
+    let record = deps
+        .ledger
+        .get(id)
+        .await
+        .expect("ledger")
+        .expect("recorded");
+    assert_eq!(record.status, Status::Pending);
+    assert_eq!(
+        (record.size, record.sha256.as_deref()),
+        (data.len() as u64, Some(sha.as_str()))
+    );
+    assert_eq!(
+        record.metadata.get("team").map(String::as_str),
+        Some("data")
+    );
+    assert_eq!(
+        record.url_expires_at,
+        Some(response["expires_at"].as_i64().expect("expiry") * 1000)
+    );
+
+    let mut request = reqwest::Client::new().put(url).body(data.clone());
+    for (name, value) in response["headers"].as_object().expect("headers") {
+        request = request.header(name, value.as_str().expect("header value"));
+    }
+    let uploaded = request.send().await.expect("upload");
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    assert_eq!(
+        aws.keys(&deps.settings.bucket).await,
+        vec![format!("uploads/{id}")]
+    );
+}
+
+#[tokio::test]
+async fn base64_encoded_bodies_are_accepted() {
+    let (_aws, deps) = deps(1 << 20, "").await;
+    let body = base64::engine::general_purpose::STANDARD
+        .encode(r#"{"content_type":"application/octet-stream","content_length":5}"#);
+    let request = event(
+        "POST",
+        "/uploads",
+        Some("application/json; charset=utf-8"),
+        Some(&body),
+        true,
+    );
+    let (status, response) = parts(&handle(&deps, request).await);
+    assert_eq!(status, 201, "{response}");
+}
+
+/// Every way a client can get a request wrong gets a 4xx JSON error naming the problem, and
+/// nothing is recorded.
+#[tokio::test]
+async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
+    let (aws, deps) = deps(1 << 20, "text/csv,application/json").await;
+    let valid_sha = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    let short_sha = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
+    let long_value = "v".repeat(2100);
+    let many: serde_json::Map<String, Value> =
+        (0..17).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let cases: Vec<(&str, ApiGatewayV2httpRequest, i64, &str)> = vec![
+        (
+            "not JSON",
+            post("content_type=text/csv"),
+            400,
+            "invalid_json",
+        ),
+        (
+            "truncated JSON",
+            post(r#"{"content_type":"text/csv""#),
+            400,
+            "invalid_json",
+        ),
+        (
+            "JSON array",
+            post(r#"["text/csv", 5]"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "missing content_type",
+            post(r#"{"content_length":5}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "missing content_length",
+            post(r#"{"content_type":"text/csv"}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "length as string",
+            post(r#"{"content_type":"text/csv","content_length":"5"}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "type as number",
+            post(r#"{"content_type":7,"content_length":5}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "negative length",
+            post(r#"{"content_type":"text/csv","content_length":-1}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "fractional length",
+            post(r#"{"content_type":"text/csv","content_length":1.5}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "zero length",
+            post(r#"{"content_type":"text/csv","content_length":0}"#),
+            400,
+            "invalid_content_length",
+        ),
+        (
+            "too large",
+            post(r#"{"content_type":"text/csv","content_length":1048577}"#),
+            400,
+            "content_length_too_large",
+        ),
+        (
+            "unknown field",
+            post(r#"{"content_type":"text/csv","content_length":5,"key":"../etc/passwd"}"#),
+            400,
+            "invalid_request",
+        ),
+        (
+            "bad base64 checksum",
+            post(r#"{"content_type":"text/csv","content_length":5,"sha256":"not base64!"}"#),
+            400,
+            "invalid_sha256",
+        ),
+        (
+            "short checksum",
+            post(
+                &json!({"content_type":"text/csv","content_length":5,"sha256":short_sha})
+                    .to_string(),
+            ),
+            400,
+            "invalid_sha256",
+        ),
+        (
+            "not a media type",
+            post(r#"{"content_type":"csv","content_length":5}"#),
+            400,
+            "invalid_content_type",
+        ),
+        (
+            "header injection",
+            post(r#"{"content_type":"text/csv\r\nx-amz-acl: public-read","content_length":5}"#),
+            400,
+            "invalid_content_type",
+        ),
+        (
+            "type not allowed",
+            post(r#"{"content_type":"image/png","content_length":5}"#),
+            400,
+            "content_type_not_allowed",
+        ),
+        (
+            "bad metadata key",
+            post(r#"{"content_type":"text/csv","content_length":5,"metadata":{"a b":"v"}}"#),
+            400,
+            "invalid_metadata",
+        ),
+        (
+            "metadata too large",
+            post(
+                &json!({"content_type":"text/csv","content_length":5,"metadata":{"k":long_value}})
+                    .to_string(),
+            ),
+            400,
+            "invalid_metadata",
+        ),
+        (
+            "too many metadata entries",
+            post(
+                &json!({"content_type":"text/csv","content_length":5,"metadata":many}).to_string(),
+            ),
+            400,
+            "invalid_metadata",
+        ),
+        (
+            "metadata value not a string",
+            post(r#"{"content_type":"text/csv","content_length":5,"metadata":{"k":1}}"#),
+            400,
+            "invalid_request",
+        ),
+        ("empty body", post(""), 400, "missing_body"),
+        (
+            "no body",
+            event("POST", "/uploads", Some("application/json"), None, false),
+            400,
+            "missing_body",
+        ),
+        (
+            "bad base64 body",
+            event(
+                "POST",
+                "/uploads",
+                Some("application/json"),
+                Some("%%%"),
+                true,
+            ),
+            400,
+            "invalid_body",
+        ),
+        (
+            "not declared JSON",
+            event("POST", "/uploads", Some("text/plain"), Some("{}"), false),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "no content type",
+            event("POST", "/uploads", None, Some("{}"), false),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "body too large",
+            post(&format!(
+                r#"{{"content_type":"text/csv","content_length":5,"pad":"{}"}}"#,
+                "x".repeat(20_000)
+            )),
+            413,
+            "body_too_large",
+        ),
+        (
+            "wrong method",
+            event("GET", "/uploads", Some("application/json"), None, false),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "unknown route",
+            event(
+                "POST",
+                "/uploads/abc",
+                Some("application/json"),
+                Some("{}"),
+                false,
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            "root route",
+            event("POST", "/", Some("application/json"), Some("{}"), false),
+            404,
+            "not_found",
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    for (name, request, status, code) in cases {
+        let (got_status, body) = parts(&handle(&deps, request).await);
+        assert_eq!(
+            (got_status, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{name}: {body}"
+        );
+        assert!(
+            !body["error"]["message"].as_str().unwrap_or("").is_empty(),
+            "{name}: no message"
+        );
+    }
+    let ok =
+        post(&json!({"content_type":"text/csv","content_length":5,"sha256":valid_sha}).to_string());
+    assert_eq!(parts(&handle(&deps, ok).await).0, 201);
+    let recorded = deps
+        .ledger
+        .list_by_status(Status::Pending, deps.ledger.now(), 100, None)
+        .await
+        .expect("list");
+    assert_eq!(
+        recorded.records.len(),
+        1,
+        "only the valid request was recorded"
+    );
+    assert!(aws.keys(&deps.settings.bucket).await.is_empty());
+}
+
+#[tokio::test]
+async fn aws_failures_are_500_without_internals() {
+    let (aws, mut deps) = deps(1 << 20, "").await;
+    deps.ledger = claimcheck::ledger::Ledger::new(
+        aws_sdk_dynamodb::Client::new(&aws.config),
+        "no-such-table",
+    );
+    let (status, body) = parts(
+        &handle(
+            &deps,
+            post(r#"{"content_type":"text/csv","content_length":5}"#),
+        )
+        .await,
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (500, Some("internal"))
+    );
+    assert!(!body.to_string().contains("no-such-table"), "{body}");
+    assert!(!body.to_string().contains("X-Amz"), "{body}");
+}
+
+#[test]
+fn settings_come_from_the_environment_with_clear_errors() {
+    use std::collections::HashMap;
+    let env = HashMap::from([("CLAIMCHECK_BUCKET", "b"), ("CLAIMCHECK_TABLE", "t")]);
+    let settings = Settings::from_source(&env).expect("defaults");
+    assert_eq!(settings.uploads_prefix.as_str(), "uploads/");
+    assert_eq!(settings.max_size, 5 * 1024 * 1024 * 1024);
+    assert_eq!(settings.url_lifetime, Duration::from_secs(900));
+    let missing = HashMap::from([("CLAIMCHECK_BUCKET", "b")]);
+    assert_eq!(
+        Settings::from_source(&missing)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err("environment variable CLAIMCHECK_TABLE must be set".to_owned())
+    );
+    let bad = HashMap::from([
+        ("CLAIMCHECK_BUCKET", "b"),
+        ("CLAIMCHECK_TABLE", "t"),
+        ("CLAIMCHECK_MAX_UPLOAD_BYTES", "6000000000"),
+    ]);
+    assert!(Settings::from_source(&bad).is_err());
+    let bad_prefix = HashMap::from([
+        ("CLAIMCHECK_BUCKET", "b"),
+        ("CLAIMCHECK_TABLE", "t"),
+        ("CLAIMCHECK_UPLOADS_PREFIX", "../x"),
+    ]);
+    assert!(Settings::from_source(&bad_prefix).is_err());
+}

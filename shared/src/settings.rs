@@ -1,0 +1,94 @@
+//! Reading a function's settings from its environment, with one clear error per bad value
+//! (a Lambda that starts with a wrong setting should fail at init, naming the variable).
+
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("environment variable {0} must be set")]
+    Missing(&'static str),
+    #[error("environment variable {name} has an invalid value {value:?}: {problem}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+/// Where settings come from: the process environment in Lambda, a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Source for std::collections::HashMap<&str, &str> {
+    fn get(&self, name: &str) -> Option<String> {
+        std::collections::HashMap::get(self, name).map(|v| (*v).to_owned())
+    }
+}
+
+pub fn required(source: &dyn Source, name: &'static str) -> Result<String, SettingsError> {
+    source.get(name).ok_or(SettingsError::Missing(name))
+}
+
+/// A parsed value, or `default` when the variable is unset.
+pub fn parsed_or<T>(source: &dyn Source, name: &'static str, default: T) -> Result<T, SettingsError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match source.get(name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| SettingsError::Invalid {
+                name,
+                problem: e.to_string(),
+                value,
+            }),
+    }
+}
+
+/// A comma-separated list; empty when unset.
+pub fn list(source: &dyn Source, name: &'static str) -> Vec<String> {
+    source
+        .get(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn values_defaults_and_errors() {
+        let env = HashMap::from([("A", "7"), ("B", "x"), ("L", "a, b,,c")]);
+        assert_eq!(required(&env, "A"), Ok("7".into()));
+        assert_eq!(required(&env, "Z"), Err(SettingsError::Missing("Z")));
+        assert_eq!(parsed_or(&env, "A", 1u64), Ok(7));
+        assert_eq!(parsed_or(&env, "Z", 1u64), Ok(1));
+        assert!(matches!(
+            parsed_or(&env, "B", 1u64),
+            Err(SettingsError::Invalid { name: "B", .. })
+        ));
+        assert_eq!(list(&env, "L"), ["a", "b", "c"]);
+        assert!(list(&env, "Z").is_empty());
+    }
+}
