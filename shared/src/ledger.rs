@@ -411,8 +411,11 @@ impl Ledger {
         for (name, value) in extra_values {
             values.insert((*name).to_owned(), value.clone());
         }
+        // Every field goes through a name placeholder: some (`size`) are DynamoDB reserved words.
+        let mut names = HashMap::from([("#status".to_owned(), "status".to_owned())]);
         let mut set = |field: &str, value: AttributeValue| {
-            sets.push(format!("{field} = :{field}"));
+            sets.push(format!("#{field} = :{field}"));
+            names.insert(format!("#{field}"), field.to_owned());
             values.insert(format!(":{field}"), value);
         };
         if let Some(size) = changes.size {
@@ -449,7 +452,7 @@ impl Ledger {
             .key("id", s(id))
             .update_expression(expression)
             .condition_expression(format!("attribute_exists(id) AND ({condition})"))
-            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)

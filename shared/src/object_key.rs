@@ -53,8 +53,15 @@ impl KeyPrefix {
 
     /// Whether `key` could have been generated under this prefix.
     pub fn owns(&self, key: &str) -> bool {
-        key.strip_prefix(self.as_str())
-            .is_some_and(|rest| uuid::Uuid::try_parse(rest).is_ok())
+        self.id_of(key).is_some()
+    }
+
+    /// The id a key generated under this prefix carries: the UUID after the prefix, exactly
+    /// as `generate` writes it (lower-case, hyphenated), so one object maps to one id.
+    pub fn id_of<'a>(&self, key: &'a str) -> Option<&'a str> {
+        let rest = key.strip_prefix(self.as_str())?;
+        let canonical = uuid::Uuid::try_parse(rest).ok()?.hyphenated().to_string();
+        (canonical == rest).then_some(rest)
     }
 }
 
@@ -70,6 +77,17 @@ mod tests {
         assert_eq!(key.len(), "queue-a/".len() + 36);
         assert!(prefix.owns(&key));
         assert!(!prefix.owns("queue-a/../secret"));
+        let id = &key["queue-a/".len()..];
+        assert_eq!(prefix.id_of(&key), Some(id));
+        assert_eq!(
+            prefix.id_of(&key.to_uppercase().replace("QUEUE-A/", "queue-a/")),
+            None
+        );
+        assert_eq!(
+            prefix.id_of(&format!("queue-a/{}", id.replace('-', ""))),
+            None
+        );
+        assert_eq!(prefix.id_of(&format!("other/{id}")), None);
         assert_ne!(prefix.generate(), key);
         assert_eq!(KeyPrefix::default().generate().len(), 36);
     }

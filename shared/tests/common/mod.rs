@@ -187,3 +187,139 @@ pub fn sha256_digest(bytes: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).to_vec()
 }
+
+impl Endpoint {
+    /// Points the bucket's ObjectCreated notifications for `prefix` at a new queue, as local
+    /// mode does, and returns the queue. The endpoint sends an `s3:TestEvent` first.
+    pub async fn notify_queue(&self, bucket: &str, prefix: &str) -> String {
+        use aws_sdk_s3::types::{
+            Event, FilterRule, FilterRuleName, NotificationConfiguration,
+            NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+        };
+        let queue = self.queue().await;
+        let arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue arn")
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .expect("arn");
+        let filter = NotificationConfigurationFilter::builder()
+            .key(
+                S3KeyFilter::builder()
+                    .filter_rules(
+                        FilterRule::builder()
+                            .name(FilterRuleName::Prefix)
+                            .value(prefix)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let config = QueueConfiguration::builder()
+            .queue_arn(arn)
+            .events(Event::from("s3:ObjectCreated:*"))
+            .filter(filter)
+            .build()
+            .expect("queue configuration");
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(config)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("notification configuration");
+        queue
+    }
+
+    /// The next S3 event JSON delivered to a notification queue, skipping test events.
+    pub async fn next_s3_event(&self, queue: &str) -> String {
+        for _ in 0..50 {
+            for message in self.peek_and_delete(queue).await {
+                if !message.contains("s3:TestEvent") {
+                    return message;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no S3 event arrived on {queue}");
+    }
+
+    async fn peek_and_delete(&self, queue: &str) -> Vec<String> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let mut bodies = Vec::new();
+        for message in out.messages.unwrap_or_default() {
+            if let Some(handle) = message.receipt_handle() {
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            bodies.extend(message.body);
+        }
+        bodies
+    }
+}
+
+/// An S3 ObjectCreated event as S3 sends it, for a key already URL-encoded.
+pub fn s3_event_json(bucket: &str, encoded_key: &str, size: u64) -> String {
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-25T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+        "s3": {
+            "s3SchemaVersion": "1.0", "configurationId": "uploads",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {"key": encoded_key, "size": size, "eTag": "0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"}
+        }
+    }]})
+    .to_string()
+}
+
+/// The local endpoint's S3 events leave out fields AWS always sends (`userIdentity`,
+/// `requestParameters`, `responseElements`); Lambda's event type requires them. Fills them in
+/// with neutral values, leaving everything the endpoint did send (the encoded key) untouched.
+pub fn complete_endpoint_s3_event(json: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(json).expect("S3 event JSON");
+    if let Some(records) = event["Records"].as_array_mut() {
+        for record in records {
+            let defaults = [
+                ("userIdentity", serde_json::json!({"principalId": "local"})),
+                (
+                    "requestParameters",
+                    serde_json::json!({"sourceIPAddress": "127.0.0.1"}),
+                ),
+                ("responseElements", serde_json::json!({})),
+            ];
+            for (field, value) in defaults {
+                if record.get(field).is_none() {
+                    record[field] = value;
+                }
+            }
+        }
+    }
+    event.to_string()
+}

@@ -1,0 +1,468 @@
+//! The producer's handler in process, with real S3 events, against the local AWS endpoint.
+
+#[path = "../../../shared/tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+
+use aws_lambda_events::s3::S3Event;
+use base64::Engine;
+use claimcheck::PayloadPointer;
+use claimcheck::ledger::{NewPayload, Status};
+use claimcheck::object_key::KeyPrefix;
+use claimcheck::size_attribute::SizeAttributeName;
+use producer::{Outcome, Producer, Settings, UnknownObjects, handle};
+use serde_json::json;
+
+struct Fixture {
+    aws: common::Endpoint,
+    producer: Producer,
+    queue: String,
+}
+
+async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
+    let aws = common::endpoint().await;
+    let bucket = aws.bucket().await;
+    let queue = aws.queue().await;
+    let ledger = aws.ledger().await;
+    let settings = Settings {
+        bucket,
+        table: ledger.table().to_owned(),
+        queue_url: queue.clone(),
+        uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
+        unknown_objects,
+        size_attribute: SizeAttributeName::Current,
+    };
+    let producer = Producer::new(&aws.config, settings).expect("producer");
+    Fixture {
+        aws,
+        producer,
+        queue,
+    }
+}
+
+fn event(json: &str) -> S3Event {
+    serde_json::from_str(json).expect("an S3 event")
+}
+
+impl Fixture {
+    fn bucket(&self) -> &str {
+        &self.producer.settings.bucket
+    }
+
+    /// A payload announced in the ledger and uploaded directly, with its event.
+    async fn announced(
+        &self,
+        data: &[u8],
+        announced_size: u64,
+        sha256: Option<String>,
+    ) -> (String, S3Event) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let key = format!("uploads/{id}");
+        self.producer
+            .ledger
+            .create_pending(&NewPayload {
+                id: id.clone(),
+                object: PayloadPointer::new(self.bucket(), &key),
+                size: announced_size,
+                content_type: "text/plain".into(),
+                sha256,
+                metadata: HashMap::new(),
+                url_expires_at: 0,
+            })
+            .await
+            .expect("ledger");
+        self.put(&key, data).await;
+        (
+            id,
+            event(&common::s3_event_json(
+                self.bucket(),
+                &key.replace('/', "%2F"),
+                data.len() as u64,
+            )),
+        )
+    }
+
+    async fn put(&self, key: &str, data: &[u8]) {
+        self.aws
+            .s3
+            .put_object()
+            .bucket(self.bucket())
+            .key(key)
+            .content_type("text/plain")
+            .body(data.to_vec().into())
+            .send()
+            .await
+            .expect("put");
+    }
+
+    async fn status(&self, id: &str) -> Status {
+        self.producer
+            .ledger
+            .get(id)
+            .await
+            .expect("ledger")
+            .expect("item")
+            .status
+    }
+}
+
+fn python_receive(queue: &str, bucket: &str) -> serde_json::Value {
+    let python = std::env::var("CLAIMCHECK_PYTHON").expect("run with make test");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/interop/python_client.py"
+    );
+    let out = std::process::Command::new(python)
+        .args([
+            script, "receive", "--queue", queue, "--bucket", bucket, "--delete",
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The whole ingest path: a URL from presign-upload, a plain HTTP PUT, the S3 event the local
+/// endpoint really delivers (URL-encoded key), the producer, and the official Python extended
+/// client reading the one pointer message back to the same bytes.
+#[tokio::test]
+async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
+    let f = fixture(UnknownObjects::Ignore).await;
+    let events = f.aws.notify_queue(f.bucket(), "uploads/").await;
+    let presign = presign_upload::PresignUpload::new(
+        &f.aws.config,
+        presign_upload::Settings {
+            bucket: f.bucket().to_owned(),
+            table: f.producer.ledger.table().to_owned(),
+            uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
+            max_size: 1 << 20,
+            allowed_content_types: vec![],
+            url_lifetime: std::time::Duration::from_secs(900),
+        },
+    );
+    let data = "id,name\n".to_owned() + &"1,ada lovelace ✓\n".repeat(20_000);
+    let sha =
+        base64::engine::general_purpose::STANDARD.encode(common::sha256_digest(data.as_bytes()));
+    let request = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/uploads", "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+            "http": {"method": "POST", "path": "/uploads", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "t", "timeEpoch": 0},
+        "body": json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha}).to_string(),
+        "isBase64Encoded": false
+    });
+    let response =
+        presign_upload::handle(&presign, serde_json::from_value(request).expect("event")).await;
+    let Some(aws_lambda_events::encodings::Body::Text(body)) = response.body else {
+        panic!("no body")
+    };
+    let issued: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(response.status_code, 201, "{issued}");
+    let id = issued["id"].as_str().expect("id").to_owned();
+    let mut put = reqwest::Client::new()
+        .put(issued["url"].as_str().expect("url"))
+        .body(data.clone());
+    for (name, value) in issued["headers"].as_object().expect("headers") {
+        put = put.header(name, value.as_str().expect("value"));
+    }
+    assert!(put.send().await.expect("upload").status().is_success());
+
+    let delivered = common::complete_endpoint_s3_event(&f.aws.next_s3_event(&events).await);
+    assert!(
+        delivered.contains("uploads%2F"),
+        "the endpoint URL-encodes keys: {delivered}"
+    );
+    let outcomes = handle(&f.producer, event(&delivered))
+        .await
+        .expect("handled");
+    assert!(
+        matches!(&outcomes[..], [Outcome::Queued { id: queued, .. }] if *queued == id),
+        "{outcomes:?}"
+    );
+    let record = f
+        .producer
+        .ledger
+        .get(&id)
+        .await
+        .expect("ledger")
+        .expect("item");
+    assert_eq!(record.status, Status::Queued);
+    assert!(record.message_id.is_some());
+
+    // S3 delivers at least once: the same event again sends nothing.
+    let again = handle(&f.producer, event(&delivered))
+        .await
+        .expect("handled");
+    assert_eq!(
+        again,
+        [Outcome::Duplicate {
+            id: id.clone(),
+            status: Status::Queued
+        }]
+    );
+
+    let raw = f.aws.peek(&f.queue).await;
+    assert_eq!(raw.len(), 1, "exactly one pointer message");
+    let attrs = raw[0].message_attributes().expect("attributes");
+    assert_eq!(attrs["payload_id"].string_value(), Some(id.as_str()));
+    assert_eq!(
+        attrs["ExtendedPayloadSize"].string_value(),
+        Some(data.len().to_string().as_str())
+    );
+
+    let received = python_receive(&f.queue, f.bucket());
+    let received = received.as_array().expect("list");
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0]["body_sha256"],
+        common::sha256_hex(data.as_bytes())
+    );
+    assert_eq!(received[0]["attributes"]["payload_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn racing_duplicate_events_send_one_message() {
+    let f = fixture(UnknownObjects::Ignore).await;
+    let (id, event) = f.announced(b"hello", 5, None).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let producer = f.producer.clone();
+            let event = event.clone();
+            tokio::spawn(async move { handle(&producer, event).await })
+        })
+        .collect();
+    let mut queued = 0;
+    for task in tasks {
+        let outcomes = task.await.expect("join").expect("handled");
+        match &outcomes[..] {
+            [Outcome::Queued { .. }] => queued += 1,
+            [Outcome::Duplicate { .. }] => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(queued, 1);
+    assert_eq!(f.aws.approximate_count(&f.queue).await, 1);
+    assert_eq!(f.status(&id).await, Status::Queued);
+}
+
+/// Size and content type are checked against the endpoint; the checksum comparison is a unit
+/// test, because the local endpoint never reports stored checksums.
+#[tokio::test]
+async fn mismatched_uploads_are_quarantined_not_queued() {
+    let f = fixture(UnknownObjects::Ignore).await;
+    let (short, short_event) = f.announced(b"12345", 10, None).await;
+    let (typed, typed_event) = f.announced(b"{}", 2, None).await;
+    f.aws
+        .s3
+        .put_object()
+        .bucket(f.bucket())
+        .key(format!("uploads/{typed}"))
+        .content_type("application/json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .expect("re-upload with another type");
+    for (id, event, reason) in [
+        (short, short_event, "size mismatch"),
+        (typed, typed_event, "content type mismatch"),
+    ] {
+        let outcomes = handle(&f.producer, event).await.expect("handled");
+        assert!(
+            matches!(&outcomes[..], [Outcome::Quarantined { reason: r, .. }] if r.starts_with(reason)),
+            "{outcomes:?}"
+        );
+        let record = f
+            .producer
+            .ledger
+            .get(&id)
+            .await
+            .expect("ledger")
+            .expect("item");
+        assert_eq!(record.status, Status::Quarantined);
+        assert!(
+            record
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(reason))
+        );
+    }
+    assert_eq!(f.aws.approximate_count(&f.queue).await, 0);
+}
+
+#[tokio::test]
+async fn keys_outside_the_prefix_foreign_buckets_and_unknown_objects_are_ignored() {
+    let f = fixture(UnknownObjects::Ignore).await;
+    let unknown_key = format!("uploads/{}", uuid::Uuid::new_v4());
+    f.put(&unknown_key, b"stray").await;
+    f.put("elsewhere/a b+c.txt", b"x").await;
+    let cases = [
+        (
+            common::s3_event_json(f.bucket(), "elsewhere%2Fa+b%2Bc.txt", 1),
+            "outside the uploads prefix",
+        ),
+        (
+            common::s3_event_json(f.bucket(), "uploads%2F..%2Fsecret", 1),
+            "outside the uploads prefix",
+        ),
+        (
+            common::s3_event_json(f.bucket(), "uploads%2Fnot-a-uuid", 1),
+            "outside the uploads prefix",
+        ),
+        (
+            common::s3_event_json("someone-else", &unknown_key, 5),
+            "event from another bucket",
+        ),
+        (
+            common::s3_event_json(f.bucket(), &unknown_key.replace('/', "%2F"), 5),
+            "no ledger item",
+        ),
+    ];
+    for (json, reason) in cases {
+        let outcomes = handle(&f.producer, event(&json)).await.expect("handled");
+        assert!(
+            matches!(&outcomes[..], [Outcome::Ignored { reason: r, .. }] if r.starts_with(reason)),
+            "{reason}: {outcomes:?}"
+        );
+    }
+    let decoded = handle(
+        &f.producer,
+        event(&common::s3_event_json(
+            f.bucket(),
+            "elsewhere%2Fa+b%2Bc.txt",
+            1,
+        )),
+    )
+    .await
+    .expect("handled");
+    assert!(matches!(&decoded[..], [Outcome::Ignored { key, .. }] if key == "elsewhere/a b+c.txt"));
+    assert_eq!(f.aws.approximate_count(&f.queue).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_objects_can_be_enqueued_by_policy() {
+    let f = fixture(UnknownObjects::Enqueue).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    f.put(&format!("uploads/{id}"), b"adopted").await;
+    let outcomes = handle(
+        &f.producer,
+        event(&common::s3_event_json(
+            f.bucket(),
+            &format!("uploads%2F{id}"),
+            7,
+        )),
+    )
+    .await
+    .expect("handled");
+    assert!(
+        matches!(&outcomes[..], [Outcome::Queued { id: q, .. }] if *q == id),
+        "{outcomes:?}"
+    );
+    let record = f
+        .producer
+        .ledger
+        .get(&id)
+        .await
+        .expect("ledger")
+        .expect("recorded");
+    assert_eq!((record.status, record.size), (Status::Queued, 7));
+}
+
+#[tokio::test]
+async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
+    let mut f = fixture(UnknownObjects::Ignore).await;
+    let (id, event) = f.announced(b"retry me", 8, None).await;
+    let good_queue = f.producer.settings.queue_url.clone();
+    f.producer.settings.queue_url = format!(
+        "{}/123456789012/missing-queue",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
+    );
+    let failed = handle(&f.producer, event.clone())
+        .await
+        .expect_err("send fails");
+    assert_eq!((failed.failed, failed.total), (1, 1));
+    let record = f
+        .producer
+        .ledger
+        .get(&id)
+        .await
+        .expect("ledger")
+        .expect("item");
+    assert_eq!(
+        record.status,
+        Status::Pending,
+        "returned to pending for the retry"
+    );
+    assert!(
+        record
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("send failed"))
+    );
+    assert_eq!(
+        f.aws.keys(f.bucket()).await.len(),
+        1,
+        "the upload is not deleted"
+    );
+
+    f.producer.settings.queue_url = good_queue;
+    let retried = handle(&f.producer, event).await.expect("retry");
+    assert!(matches!(&retried[..], [Outcome::Queued { .. }]));
+    assert_eq!(f.aws.approximate_count(&f.queue).await, 1);
+}
+
+#[tokio::test]
+async fn an_object_deleted_before_its_event_is_reported_not_failed() {
+    let f = fixture(UnknownObjects::Ignore).await;
+    let (id, event) = f.announced(b"gone", 4, None).await;
+    f.producer
+        .store
+        .delete(&PayloadPointer::new(f.bucket(), format!("uploads/{id}")))
+        .await
+        .expect("delete");
+    let outcomes = handle(&f.producer, event).await.expect("handled");
+    assert_eq!(outcomes, [Outcome::ObjectGone { id: id.clone() }]);
+    assert_eq!(f.status(&id).await, Status::Pending);
+}
+
+#[tokio::test]
+async fn multi_record_events_handle_every_record() {
+    let f = fixture(UnknownObjects::Ignore).await;
+    let (a, event_a) = f.announced(b"first", 5, None).await;
+    let (b, event_b) = f.announced(b"second", 6, None).await;
+    let mut event = event_a;
+    event.records.extend(event_b.records);
+    let outcomes = handle(&f.producer, event).await.expect("handled");
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(
+        (f.status(&a).await, f.status(&b).await),
+        (Status::Queued, Status::Queued)
+    );
+    assert_eq!(f.aws.approximate_count(&f.queue).await, 2);
+}
+
+#[test]
+fn settings_come_from_the_environment() {
+    let env = HashMap::from([
+        ("CLAIMCHECK_BUCKET", "b"),
+        ("CLAIMCHECK_TABLE", "t"),
+        ("CLAIMCHECK_QUEUE_URL", "q"),
+    ]);
+    let settings = Settings::from_source(&env).expect("defaults");
+    assert_eq!(
+        (settings.unknown_objects, settings.size_attribute),
+        (UnknownObjects::Ignore, SizeAttributeName::Current)
+    );
+    let bad = HashMap::from([
+        ("CLAIMCHECK_BUCKET", "b"),
+        ("CLAIMCHECK_TABLE", "t"),
+        ("CLAIMCHECK_QUEUE_URL", "q"),
+        ("CLAIMCHECK_UNKNOWN_OBJECTS", "drop"),
+    ]);
+    assert!(Settings::from_source(&bad).is_err());
+}
