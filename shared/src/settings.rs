@@ -58,6 +58,17 @@ where
     }
 }
 
+/// `CLAIMCHECK_UPLOADS_PREFIX`, default `uploads/`: where producers' uploads land.
+pub fn uploads_prefix(source: &dyn Source) -> Result<crate::object_key::KeyPrefix, SettingsError> {
+    let name = "CLAIMCHECK_UPLOADS_PREFIX";
+    let prefix = parsed_or(source, name, "uploads/".to_owned())?;
+    crate::object_key::KeyPrefix::new(prefix.clone()).map_err(|e| SettingsError::Invalid {
+        name,
+        value: prefix,
+        problem: e.to_string(),
+    })
+}
+
 /// A comma-separated list; empty when unset.
 pub fn list(source: &dyn Source, name: &'static str) -> Vec<String> {
     source

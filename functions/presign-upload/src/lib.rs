@@ -58,14 +58,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
-        let prefix =
-            settings::parsed_or(source, "CLAIMCHECK_UPLOADS_PREFIX", "uploads/".to_owned())?;
-        let uploads_prefix =
-            KeyPrefix::new(prefix.clone()).map_err(|e| SettingsError::Invalid {
-                name: "CLAIMCHECK_UPLOADS_PREFIX",
-                value: prefix,
-                problem: e.to_string(),
-            })?;
+        let uploads_prefix = settings::uploads_prefix(source)?;
         let max_size = settings::parsed_or(source, "CLAIMCHECK_MAX_UPLOAD_BYTES", MAX_SINGLE_PUT)?;
         if max_size == 0 || max_size > MAX_SINGLE_PUT {
             return Err(SettingsError::Invalid {

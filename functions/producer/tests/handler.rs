@@ -96,14 +96,17 @@ impl Fixture {
             .expect("put");
     }
 
-    async fn status(&self, id: &str) -> Status {
+    async fn record(&self, id: &str) -> claimcheck::ledger::PayloadRecord {
         self.producer
             .ledger
             .get(id)
             .await
             .expect("ledger")
             .expect("item")
-            .status
+    }
+
+    async fn status(&self, id: &str) -> Status {
+        self.record(id).await.status
     }
 }
 
@@ -185,13 +188,7 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
         matches!(&outcomes[..], [Outcome::Queued { id: queued, .. }] if *queued == id),
         "{outcomes:?}"
     );
-    let record = f
-        .producer
-        .ledger
-        .get(&id)
-        .await
-        .expect("ledger")
-        .expect("item");
+    let record = f.record(&id).await;
     assert_eq!(record.status, Status::Queued);
     assert!(record.message_id.is_some());
 
@@ -277,13 +274,7 @@ async fn mismatched_uploads_are_quarantined_not_queued() {
             matches!(&outcomes[..], [Outcome::Quarantined { reason: r, .. }] if r.starts_with(reason)),
             "{outcomes:?}"
         );
-        let record = f
-            .producer
-            .ledger
-            .get(&id)
-            .await
-            .expect("ledger")
-            .expect("item");
+        let record = f.record(&id).await;
         assert_eq!(record.status, Status::Quarantined);
         assert!(
             record
@@ -363,13 +354,7 @@ async fn unknown_objects_can_be_enqueued_by_policy() {
         matches!(&outcomes[..], [Outcome::Queued { id: q, .. }] if *q == id),
         "{outcomes:?}"
     );
-    let record = f
-        .producer
-        .ledger
-        .get(&id)
-        .await
-        .expect("ledger")
-        .expect("recorded");
+    let record = f.record(&id).await;
     assert_eq!((record.status, record.size), (Status::Queued, 7));
 }
 
@@ -386,13 +371,7 @@ async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
         .await
         .expect_err("send fails");
     assert_eq!((failed.failed, failed.total), (1, 1));
-    let record = f
-        .producer
-        .ledger
-        .get(&id)
-        .await
-        .expect("ledger")
-        .expect("item");
+    let record = f.record(&id).await;
     assert_eq!(
         record.status,
         Status::Pending,
