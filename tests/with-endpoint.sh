@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs a command against a fresh local AWS endpoint: moto_server (S3, SQS, DynamoDB on one
-# port) from the project venv, on a free loopback port. The endpoint is selected only through
+# Runs a command against a fresh local AWS endpoint: moto's server (S3, SQS, DynamoDB on one
+# port, see tests/local_endpoint.py) from the project venv, on a free loopback port. The endpoint is selected only through
 # the SDKs' standard AWS_ENDPOINT_URL, with dummy credentials and a region. The server is
 # stopped when the command ends, whether it passed or failed.
 set -euo pipefail
@@ -11,7 +11,7 @@ python=$venv/bin/python
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log_dir=${TMPDIR:-/tmp}
 log="$log_dir/claimcheck-endpoint-$port.log"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+"$python" "$root/tests/local_endpoint.py" 127.0.0.1 "$port" >"$log" 2>&1 &
 server=$!
 stop() {
   kill "$server" 2>/dev/null || true
