@@ -6,8 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use base64::Engine;
 use claimcheck::ledger::Status;
 use claimcheck::object_key::KeyPrefix;
@@ -21,26 +20,7 @@ fn event(
     body: Option<&str>,
     base64: bool,
 ) -> ApiGatewayV2httpRequest {
-    let mut headers = json!({"user-agent": "test"});
-    if let Some(ct) = content_type {
-        headers["content-type"] = json!(ct);
-    }
-    let value = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-            "requestId": "req", "routeKey": "$default", "stage": "$default",
-            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 1764028800000_i64
-        },
-        "body": body,
-        "isBase64Encoded": base64
-    });
-    serde_json::from_value(value).expect("an API Gateway v2 event")
+    common::api_event(method, path, content_type, body, base64)
 }
 
 fn post(body: &str) -> ApiGatewayV2httpRequest {
@@ -51,14 +31,6 @@ fn post(body: &str) -> ApiGatewayV2httpRequest {
         Some(body),
         false,
     )
-}
-
-fn parts(response: &ApiGatewayV2httpResponse) -> (i64, Value) {
-    let body = match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status_code, body)
 }
 
 async fn deps(max_size: u64, allowed: &str) -> (common::Endpoint, PresignUpload) {
@@ -87,7 +59,7 @@ async fn issues_a_url_that_uploads_and_records_pending() {
     let data = b"id,name\n1,ada\n".to_vec();
     let sha = base64::engine::general_purpose::STANDARD.encode(common::sha256_digest(&data));
     let body = json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha, "metadata": {"team": "data"}});
-    let (status, response) = parts(&handle(&deps, post(&body.to_string())).await);
+    let (status, response) = common::api_parts(&handle(&deps, post(&body.to_string())).await);
     assert_eq!(status, 201, "{response}");
     let id = response["id"].as_str().expect("id");
     assert!(uuid::Uuid::try_parse(id).is_ok());
@@ -156,7 +128,7 @@ async fn base64_encoded_bodies_are_accepted() {
         Some(&body),
         true,
     );
-    let (status, response) = parts(&handle(&deps, request).await);
+    let (status, response) = common::api_parts(&handle(&deps, request).await);
     assert_eq!(status, 201, "{response}");
 }
 
@@ -372,7 +344,7 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     ];
     assert!(cases.len() >= 20);
     for (name, request, status, code) in cases {
-        let (got_status, body) = parts(&handle(&deps, request).await);
+        let (got_status, body) = common::api_parts(&handle(&deps, request).await);
         assert_eq!(
             (got_status, body["error"]["code"].as_str()),
             (status, Some(code)),
@@ -385,7 +357,7 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     }
     let ok =
         post(&json!({"content_type":"text/csv","content_length":5,"sha256":valid_sha}).to_string());
-    assert_eq!(parts(&handle(&deps, ok).await).0, 201);
+    assert_eq!(common::api_parts(&handle(&deps, ok).await).0, 201);
     let recorded = deps
         .ledger
         .list_by_status(Status::Pending, deps.ledger.now(), 100, None)
@@ -406,7 +378,7 @@ async fn aws_failures_are_500_without_internals() {
         aws_sdk_dynamodb::Client::new(&aws.config),
         "no-such-table",
     );
-    let (status, body) = parts(
+    let (status, body) = common::api_parts(
         &handle(
             &deps,
             post(r#"{"content_type":"text/csv","content_length":5}"#),

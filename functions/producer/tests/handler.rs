@@ -151,22 +151,16 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
     let data = "id,name\n".to_owned() + &"1,ada lovelace ✓\n".repeat(20_000);
     let sha =
         base64::engine::general_purpose::STANDARD.encode(common::sha256_digest(data.as_bytes()));
-    let request = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/uploads", "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
-            "http": {"method": "POST", "path": "/uploads", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
-            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "t", "timeEpoch": 0},
-        "body": json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha}).to_string(),
-        "isBase64Encoded": false
-    });
-    let response =
-        presign_upload::handle(&presign, serde_json::from_value(request).expect("event")).await;
-    let Some(aws_lambda_events::encodings::Body::Text(body)) = response.body else {
-        panic!("no body")
-    };
-    let issued: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(response.status_code, 201, "{issued}");
+    let body = json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha});
+    let request = common::api_event(
+        "POST",
+        "/uploads",
+        Some("application/json"),
+        Some(&body.to_string()),
+        false,
+    );
+    let (status, issued) = common::api_parts(&presign_upload::handle(&presign, request).await);
+    assert_eq!(status, 201, "{issued}");
     let id = issued["id"].as_str().expect("id").to_owned();
     let mut put = reqwest::Client::new()
         .put(issued["url"].as_str().expect("url"))

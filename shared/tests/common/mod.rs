@@ -323,3 +323,46 @@ pub fn complete_endpoint_s3_event(json: &str) -> String {
     }
     event.to_string()
 }
+
+/// An API Gateway HTTP API (payload format 2.0) event as Lambda receives it.
+pub fn api_event(
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<&str>,
+    base64: bool,
+) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+    let mut headers = serde_json::json!({"user-agent": "test"});
+    if let Some(ct) = content_type {
+        headers["content-type"] = serde_json::json!(ct);
+    }
+    let value = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": "req", "routeKey": "$default", "stage": "$default",
+            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 1764028800000_i64
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    });
+    serde_json::from_value(value).expect("an API Gateway v2 event")
+}
+
+/// Status and JSON body of an API response.
+pub fn api_parts(
+    response: &aws_lambda_events::apigw::ApiGatewayV2httpResponse,
+) -> (i64, serde_json::Value) {
+    let body = match &response.body {
+        Some(aws_lambda_events::encodings::Body::Text(text)) => {
+            serde_json::from_str(text).expect("JSON body")
+        }
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status_code, body)
+}

@@ -1,0 +1,212 @@
+//! presign-download: `GET /payloads/{id}` tells any consumer off AWS where a payload is and,
+//! when its object exists, hands out a short-lived presigned GET.
+//!
+//! Response `200`: `{"id", "status", "size", "content_type", "sha256", "created_at",
+//! "updated_at", "last_error", "download": {"method": "GET", "url", "expires_at",
+//! "expires_in"} | null}`. `download` is `null` while the object is not (or no longer) there.
+//!
+//! Only what the ledger knows is ever signed: the id must be a canonical UUID (anything else,
+//! `../`, encoded slashes, another bucket's key, overlong input, is a 400), an unknown id is a
+//! 404, and a ledger item whose object is outside this bucket's uploads prefix is treated as
+//! unknown. The URL is never logged. Errors are JSON as in presign-upload.
+
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use claimcheck::PayloadStore;
+use claimcheck::http_api::{ApiError, json_response, method_and_path};
+use claimcheck::ledger::{Ledger, PayloadRecord};
+use claimcheck::object_key::KeyPrefix;
+use claimcheck::settings::{self, SettingsError, Source};
+use serde::Serialize;
+
+/// Presigned GETs live at most this long.
+pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `CLAIMCHECK_BUCKET`
+    pub bucket: String,
+    /// `CLAIMCHECK_TABLE`
+    pub table: String,
+    /// `CLAIMCHECK_UPLOADS_PREFIX`, default `uploads/`
+    pub uploads_prefix: KeyPrefix,
+    /// `CLAIMCHECK_DOWNLOAD_URL_SECONDS`, default 300
+    pub url_lifetime: Duration,
+}
+
+impl Settings {
+    pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
+        let seconds = settings::parsed_or(source, "CLAIMCHECK_DOWNLOAD_URL_SECONDS", 300u64)?;
+        if seconds == 0 || seconds > MAX_URL_LIFETIME.as_secs() {
+            return Err(SettingsError::Invalid {
+                name: "CLAIMCHECK_DOWNLOAD_URL_SECONDS",
+                value: seconds.to_string(),
+                problem: format!("must be 1 to {}", MAX_URL_LIFETIME.as_secs()),
+            });
+        }
+        Ok(Self {
+            bucket: settings::required(source, "CLAIMCHECK_BUCKET")?,
+            table: settings::required(source, "CLAIMCHECK_TABLE")?,
+            uploads_prefix: settings::uploads_prefix(source)?,
+            url_lifetime: Duration::from_secs(seconds),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PresignDownload {
+    pub store: PayloadStore,
+    pub ledger: Ledger,
+    pub settings: Settings,
+}
+
+impl PresignDownload {
+    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
+        Self {
+            store: PayloadStore::new(aws_sdk_s3::Client::new(sdk)),
+            ledger: Ledger::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
+            settings,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Download {
+    method: String,
+    url: String,
+    /// Epoch seconds.
+    expires_at: u64,
+    expires_in: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct PayloadView {
+    id: String,
+    status: String,
+    size: u64,
+    content_type: Option<String>,
+    sha256: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    last_error: Option<String>,
+    download: Option<Download>,
+}
+
+/// Serves one API Gateway request. Never fails: every outcome is an HTTP response.
+pub async fn handle(
+    deps: &PresignDownload,
+    request: ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    match describe(deps, &request).await {
+        Ok(view) => json_response(200, &view),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn describe(
+    deps: &PresignDownload,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<PayloadView, ApiError> {
+    let (method, path) = method_and_path(request);
+    let Some(raw_id) = request
+        .path_parameters
+        .get("id")
+        .map(String::as_str)
+        .or_else(|| path.strip_prefix("/payloads/"))
+    else {
+        return Err(ApiError::new(
+            404,
+            "not_found",
+            format!("no route for {path}"),
+        ));
+    };
+    if method != "GET" {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "use GET /payloads/{id}",
+        ));
+    }
+    let id = canonical_id(raw_id)?;
+    let unknown = || ApiError::new(404, "not_found", format!("no payload {id}"));
+    let record = deps.ledger.get(&id).await.map_err(|e| {
+        tracing::error!(payload_id = %id, error = %e, "could not read the ledger");
+        ApiError::internal()
+    })?;
+    let Some(record) = record else {
+        return Err(unknown());
+    };
+    let settings = &deps.settings;
+    let expected_key = format!("{}{id}", settings.uploads_prefix.as_str());
+    if record.object.bucket != settings.bucket || record.object.key != expected_key {
+        tracing::warn!(payload_id = %id, "ledger item points outside the uploads prefix; not signed");
+        return Err(unknown());
+    }
+    let download = presign(deps, &record).await?;
+    Ok(PayloadView {
+        status: record.status.to_string(),
+        size: record.size,
+        content_type: record.content_type,
+        sha256: record.sha256,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        last_error: record.last_error,
+        download,
+        id,
+    })
+}
+
+/// A presigned GET when the object exists.
+async fn presign(
+    deps: &PresignDownload,
+    record: &PayloadRecord,
+) -> Result<Option<Download>, ApiError> {
+    let internal = |e: claimcheck::StoreError| {
+        tracing::error!(payload_id = %record.id, error = %e, "could not presign the download");
+        ApiError::internal()
+    };
+    match deps.store.head(&record.object).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(internal(e)),
+    }
+    let disposition = format!("attachment; filename=\"{}\"", record.id);
+    let lifetime = deps.settings.url_lifetime;
+    let presigned = deps
+        .store
+        .presign_get(&record.object, lifetime, Some(disposition))
+        .await
+        .map_err(internal)?;
+    tracing::info!(payload_id = %record.id, "download URL issued");
+    Ok(Some(Download {
+        method: presigned.method,
+        url: presigned.url,
+        expires_at: presigned
+            .expires_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        expires_in: lifetime.as_secs(),
+    }))
+}
+
+/// The id exactly as the server generates it: a lower-case hyphenated UUID.
+fn canonical_id(raw: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_id",
+            "the payload id must be a UUID as returned by POST /uploads",
+        )
+    };
+    if raw.len() != 36 {
+        return Err(invalid());
+    }
+    let id = uuid::Uuid::try_parse(raw)
+        .map_err(|_| invalid())?
+        .hyphenated()
+        .to_string();
+    if id != raw {
+        return Err(invalid());
+    }
+    Ok(id)
+}

@@ -1,0 +1,247 @@
+//! presign-download's handler in process, with API Gateway events, against the local endpoint.
+
+#[path = "../../../shared/tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use claimcheck::PayloadPointer;
+use claimcheck::ledger::{Changes, NewPayload, Status};
+use claimcheck::object_key::KeyPrefix;
+use common::{api_event, api_parts};
+use presign_download::{PresignDownload, Settings, handle};
+
+async fn deps() -> (common::Endpoint, PresignDownload) {
+    let aws = common::endpoint().await;
+    let bucket = aws.bucket().await;
+    let ledger = aws.ledger().await;
+    let settings = Settings {
+        bucket,
+        table: ledger.table().to_owned(),
+        uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
+        url_lifetime: Duration::from_secs(300),
+    };
+    let deps = PresignDownload::new(&aws.config, settings);
+    (aws, deps)
+}
+
+/// Records a payload in the ledger, stored at `object`.
+async fn recorded(deps: &PresignDownload, id: &str, object: PayloadPointer) {
+    deps.ledger
+        .create_pending(&NewPayload {
+            id: id.to_owned(),
+            object,
+            size: 11,
+            content_type: "text/plain".into(),
+            sha256: None,
+            metadata: HashMap::new(),
+            url_expires_at: 0,
+        })
+        .await
+        .expect("ledger");
+}
+
+fn get(path: &str) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+    api_event("GET", path, None, None, false)
+}
+
+#[tokio::test]
+async fn a_stored_payload_gets_its_status_and_a_download_url() {
+    let (aws, deps) = deps().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let object = PayloadPointer::new(&deps.settings.bucket, format!("uploads/{id}"));
+    recorded(&deps, &id, object.clone()).await;
+    let changes = Changes::default();
+    deps.ledger
+        .transition(&id, &[Status::Pending], Status::Queued, &changes)
+        .await
+        .expect("queued");
+    aws.s3
+        .put_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .body(b"hello world".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+
+    let (status, body) = api_parts(&handle(&deps, get(&format!("/payloads/{id}"))).await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            body["id"].as_str(),
+            body["status"].as_str(),
+            body["size"].as_u64()
+        ),
+        (Some(id.as_str()), Some("queued"), Some(11))
+    );
+    assert_eq!(body["download"]["expires_in"], 300);
+    let url = body["download"]["url"].as_str().expect("url");
+    let response = reqwest::get(url).await.expect("download");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("attachment; filename=\"{id}\"").as_str())
+    );
+    assert_eq!(
+        response.bytes().await.expect("body").as_ref(),
+        b"hello world"
+    );
+}
+
+#[tokio::test]
+async fn a_payload_without_its_object_gets_status_but_no_url() {
+    let (_aws, deps) = deps().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    recorded(
+        &deps,
+        &id,
+        PayloadPointer::new(&deps.settings.bucket, format!("uploads/{id}")),
+    )
+    .await;
+    let (status, body) = api_parts(&handle(&deps, get(&format!("/payloads/{id}"))).await);
+    assert_eq!((status, body["status"].as_str()), (200, Some("pending")));
+    assert!(body["download"].is_null(), "{body}");
+}
+
+/// Crafted ids never get a URL: malformed ids are 400, unknown ids and ledger items that point
+/// outside the uploads prefix or the bucket are 404.
+#[tokio::test]
+async fn crafted_ids_never_get_a_url() {
+    let (aws, deps) = deps().await;
+    let outside = uuid::Uuid::new_v4().to_string();
+    recorded(
+        &deps,
+        &outside,
+        PayloadPointer::new(&deps.settings.bucket, "secrets/config.json"),
+    )
+    .await;
+    let foreign = uuid::Uuid::new_v4().to_string();
+    recorded(
+        &deps,
+        &foreign,
+        PayloadPointer::new("someone-elses-bucket", format!("uploads/{foreign}")),
+    )
+    .await;
+    for key in [
+        "secrets/config.json".to_owned(),
+        format!("uploads/{outside}"),
+    ] {
+        aws.s3
+            .put_object()
+            .bucket(&deps.settings.bucket)
+            .key(key)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .expect("put");
+    }
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let upper = unknown.to_uppercase();
+    let simple = unknown.replace('-', "");
+    let long = format!("{unknown}{}", "0".repeat(300));
+    let with_param = |id: &str| {
+        let mut request = get(&format!("/payloads/{id}"));
+        request.path_parameters.insert("id".into(), id.to_owned());
+        request
+    };
+    let cases = [
+        (
+            "dot-dot",
+            get("/payloads/../uploads/secret"),
+            400,
+            "invalid_id",
+        ),
+        (
+            "encoded slashes",
+            with_param("..%2F..%2Fsecrets%2Fconfig.json"),
+            400,
+            "invalid_id",
+        ),
+        (
+            "decoded slashes in the parameter",
+            with_param("../../secrets/config.json"),
+            400,
+            "invalid_id",
+        ),
+        (
+            "another bucket's key",
+            with_param("someone-elses-bucket/uploads/x"),
+            400,
+            "invalid_id",
+        ),
+        ("not a uuid", get("/payloads/hello"), 400, "invalid_id"),
+        (
+            "upper-case uuid",
+            get(&format!("/payloads/{upper}")),
+            400,
+            "invalid_id",
+        ),
+        (
+            "uuid without hyphens",
+            get(&format!("/payloads/{simple}")),
+            400,
+            "invalid_id",
+        ),
+        (
+            "overlong",
+            get(&format!("/payloads/{long}")),
+            400,
+            "invalid_id",
+        ),
+        ("empty id", get("/payloads/"), 400, "invalid_id"),
+        (
+            "unknown id",
+            get(&format!("/payloads/{unknown}")),
+            404,
+            "not_found",
+        ),
+        (
+            "ledger item outside the prefix",
+            get(&format!("/payloads/{outside}")),
+            404,
+            "not_found",
+        ),
+        (
+            "ledger item in another bucket",
+            get(&format!("/payloads/{foreign}")),
+            404,
+            "not_found",
+        ),
+        (
+            "wrong method",
+            api_event("DELETE", &format!("/payloads/{unknown}"), None, None, false),
+            405,
+            "method_not_allowed",
+        ),
+        ("other route", get("/uploads"), 404, "not_found"),
+    ];
+    for (name, request, status, code) in cases {
+        let (got, body) = api_parts(&handle(&deps, request).await);
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{name}: {body}"
+        );
+        assert!(
+            !body.to_string().contains("X-Amz-Signature"),
+            "{name}: signed something"
+        );
+    }
+}
+
+#[test]
+fn settings_default_to_a_short_url_lifetime() {
+    let env = HashMap::from([("CLAIMCHECK_BUCKET", "b"), ("CLAIMCHECK_TABLE", "t")]);
+    let settings = Settings::from_source(&env).expect("defaults");
+    assert_eq!(settings.url_lifetime, Duration::from_secs(300));
+    let bad = HashMap::from([
+        ("CLAIMCHECK_BUCKET", "b"),
+        ("CLAIMCHECK_TABLE", "t"),
+        ("CLAIMCHECK_DOWNLOAD_URL_SECONDS", "0"),
+    ]);
+    assert!(Settings::from_source(&bad).is_err());
+}
