@@ -10,6 +10,7 @@
 //! - [`payload_store`]: payload bytes in S3, streamed both ways, and presigned requests;
 //! - [`extended_client`]: send, receive, delete and visibility over SQS, plus Lambda records;
 //! - [`ledger`]: the DynamoDB record of every payload, changed only by conditional writes;
+//! - [`processor`]: what a consumer does with each payload, and the verifying default;
 //! - [`sdk_config`]: the one SDK configuration every client shares.
 
 pub mod extended_client;
@@ -20,6 +21,7 @@ pub mod object_key;
 pub mod offload;
 pub mod payload_store;
 pub mod pointer;
+pub mod processor;
 pub mod receipt_handle;
 pub mod sdk_config;
 pub mod sdk_error;
