@@ -94,7 +94,8 @@ pub fn attributes_wire_size(attributes: &MessageAttributes) -> usize {
         .sum()
 }
 
-pub(crate) fn to_sdk_map(
+/// The attributes as the SQS SDK takes them.
+pub fn to_sdk_map(
     attributes: &MessageAttributes,
 ) -> Result<std::collections::HashMap<String, MessageAttributeValue>, BuildError> {
     attributes

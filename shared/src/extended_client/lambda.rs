@@ -6,7 +6,7 @@ use aws_lambda_events::sqs::SqsMessage;
 
 use super::ExtendedClient;
 use super::receive::{RawMessage, ReceivedMessage, UnresolvedMessage};
-use crate::message_attributes::{AttributeValue, MessageAttribute};
+use crate::message_attributes::{AttributeValue, MessageAttribute, MessageAttributes};
 
 impl From<&SqsMessage> for RawMessage {
     fn from(record: &SqsMessage) -> Self {
@@ -14,24 +14,29 @@ impl From<&SqsMessage> for RawMessage {
             message_id: record.message_id.clone().unwrap_or_default(),
             receipt_handle: record.receipt_handle.clone(),
             body: record.body.clone(),
-            attributes: record
-                .message_attributes
-                .iter()
-                .map(|(name, value)| {
-                    let attribute = MessageAttribute {
-                        data_type: value.data_type.clone().unwrap_or_else(|| "String".into()),
-                        value: match (&value.string_value, &value.binary_value) {
-                            (Some(s), _) => AttributeValue::String(s.clone()),
-                            (None, Some(b)) => AttributeValue::Binary(b.0.clone().into()),
-                            (None, None) => AttributeValue::String(String::new()),
-                        },
-                    };
-                    (name.clone(), attribute)
-                })
-                .collect(),
+            attributes: record_attributes(record),
             system_attributes: record.attributes.clone().into_iter().collect(),
         }
     }
+}
+
+/// A Lambda record's message attributes, as they were sent (reserved ones included).
+pub fn record_attributes(record: &SqsMessage) -> MessageAttributes {
+    record
+        .message_attributes
+        .iter()
+        .map(|(name, value)| {
+            let attribute = MessageAttribute {
+                data_type: value.data_type.clone().unwrap_or_else(|| "String".into()),
+                value: match (&value.string_value, &value.binary_value) {
+                    (Some(s), _) => AttributeValue::String(s.clone()),
+                    (None, Some(b)) => AttributeValue::Binary(b.0.clone().into()),
+                    (None, None) => AttributeValue::String(String::new()),
+                },
+            };
+            (name.clone(), attribute)
+        })
+        .collect()
 }
 
 impl ExtendedClient {

@@ -24,6 +24,7 @@ use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
 pub use delete::{BatchChanged, BatchDeleted, PayloadCleanup};
+pub use lambda::record_attributes;
 pub use receive::{MessageBody, ReceiveOptions, ReceivedMessage, ResolveError, UnresolvedMessage};
 pub use send::{BatchEntry, BatchSent, OutgoingMessage, SendOptions, Sent};
 

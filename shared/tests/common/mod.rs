@@ -366,3 +366,41 @@ pub fn api_parts(
     };
     (response.status_code, body)
 }
+
+/// A received SQS message as a Lambda SQS event record (what the event source mapping hands
+/// the function), with `receive_count` as its ApproximateReceiveCount.
+pub fn lambda_record(
+    message: &aws_sdk_sqs::types::Message,
+    queue_arn: &str,
+    receive_count: u32,
+) -> serde_json::Value {
+    let attributes: serde_json::Map<String, serde_json::Value> = message
+        .message_attributes()
+        .map(|attrs| {
+            attrs
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.clone(),
+                        serde_json::json!({
+                            "stringValue": value.string_value(),
+                            "stringListValues": [], "binaryListValues": [],
+                            "dataType": value.data_type()
+                        }),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "messageId": message.message_id(),
+        "receiptHandle": message.receipt_handle(),
+        "body": message.body(),
+        "attributes": {"ApproximateReceiveCount": receive_count.to_string(), "SentTimestamp": "1764000000000"},
+        "messageAttributes": attributes,
+        "md5OfBody": message.md5_of_body(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1"
+    })
+}

@@ -1,0 +1,396 @@
+//! consumer: handles a batch of SQS records from the work queue (event source mapping with
+//! `ReportBatchItemFailures`) and returns the records to retry.
+//!
+//! For each record: resolve the pointer (both attribute names, legacy class name, inline bodies
+//! pass through; only trusted buckets), claim the payload in the ledger (a lease; a payload
+//! already `done` is acknowledged and skipped; one leased by a live invocation is retried
+//! later), stream the body through the `Processor`, and record the outcome:
+//! - done → ledger `done` (digest recorded), object kept or deleted per setting;
+//! - retryable → a batch item failure, ledger `failed`, or `dead` on the last allowed receive
+//!   (SQS then moves the message to the DLQ);
+//! - permanent (malformed pointer, untrusted bucket, object gone, processor says so) → the
+//!   message is sent to the DLQ with a `claimcheck_park_reason` attribute, ledger `dead` with
+//!   the reason, and acknowledged: nothing is lost and nothing loops.
+//!
+//! A panic inside the processor is contained and reported for that record. Near the
+//! invocation deadline no new record is started; the untouched ones are reported as failures.
+//! On a FIFO queue the first failure fails every later record of the batch too (ordering).
+//! Deduplication is keyed on the payload id, never on the SQS message id, so a redriven copy
+//! is recognised.
+
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use claimcheck::extended_client::{
+    MessageBody, ReceivedMessage, UnresolvedMessage, record_attributes,
+};
+use claimcheck::ledger::{Changes, Ledger, PayloadRecord, Status, Transition};
+use claimcheck::message_attributes::to_sdk_map;
+use claimcheck::processor::{Body, Outcome, PayloadMeta, Processor};
+use claimcheck::settings::{self, SettingsError, Source};
+use claimcheck::{
+    ClientError, ExtendedClient, ExtendedClientConfig, MessageAttribute, PayloadStore,
+};
+use futures::FutureExt;
+
+/// The attribute a parked message carries: why it was parked.
+pub const PARK_REASON_ATTRIBUTE: &str = "claimcheck_park_reason";
+/// The attribute naming the payload (set by the producer).
+pub const PAYLOAD_ID_ATTRIBUTE: &str = "payload_id";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `CLAIMCHECK_BUCKET`: the payload bucket, trusted.
+    pub bucket: String,
+    /// `CLAIMCHECK_TRUSTED_BUCKETS`: more buckets whose pointers may be followed.
+    pub trusted_buckets: Vec<String>,
+    /// `CLAIMCHECK_TABLE`
+    pub table: String,
+    /// `CLAIMCHECK_DLQ_URL`: where permanent failures are parked.
+    pub dlq_url: String,
+    /// `CLAIMCHECK_MAX_RECEIVE_COUNT`: the work queue's redrive maxReceiveCount (default 5).
+    pub max_receive_count: u32,
+    /// `CLAIMCHECK_LEASE_SECONDS`: how long a claim holds (default 900, Lambda's maximum run).
+    pub lease: Duration,
+    /// `CLAIMCHECK_DELETE_AFTER_DONE`: delete the object once done (default false: the
+    /// bucket's lifecycle rule expires it, and presign-download can still serve it).
+    pub delete_after_done: bool,
+    /// Records are not started with less than this left before the deadline (5 s).
+    pub deadline_margin: Duration,
+}
+
+impl Settings {
+    pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
+        Ok(Self {
+            bucket: settings::required(source, "CLAIMCHECK_BUCKET")?,
+            trusted_buckets: settings::list(source, "CLAIMCHECK_TRUSTED_BUCKETS"),
+            table: settings::required(source, "CLAIMCHECK_TABLE")?,
+            dlq_url: settings::required(source, "CLAIMCHECK_DLQ_URL")?,
+            max_receive_count: settings::parsed_or(source, "CLAIMCHECK_MAX_RECEIVE_COUNT", 5u32)?,
+            lease: Duration::from_secs(settings::parsed_or(
+                source,
+                "CLAIMCHECK_LEASE_SECONDS",
+                900u64,
+            )?),
+            delete_after_done: settings::parsed_or(source, "CLAIMCHECK_DELETE_AFTER_DONE", false)?,
+            deadline_margin: Duration::from_secs(5),
+        })
+    }
+}
+
+/// The handler's dependencies.
+pub struct Consumer<P> {
+    pub client: ExtendedClient,
+    pub ledger: Ledger,
+    pub settings: Settings,
+    pub processor: P,
+    /// Who holds leases taken by this process.
+    pub owner: String,
+}
+
+impl<P: Processor> Consumer<P> {
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        settings: Settings,
+        processor: P,
+    ) -> Result<Self, ClientError> {
+        let mut config = ExtendedClientConfig::new(&settings.bucket);
+        config.trusted_buckets = settings.trusted_buckets.iter().cloned().collect();
+        let client = ExtendedClient::new(
+            aws_sdk_sqs::Client::new(sdk),
+            PayloadStore::new(aws_sdk_s3::Client::new(sdk)),
+            config,
+        )?;
+        Ok(Self {
+            client,
+            ledger: Ledger::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
+            settings,
+            processor,
+            owner: format!("consumer-{}", uuid::Uuid::new_v4()),
+        })
+    }
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    Done,
+    /// Already done: acknowledged without processing.
+    AlreadyDone,
+    /// Sent to the DLQ with a reason and acknowledged.
+    Parked(String),
+    /// To be received again (a batch item failure).
+    Retry(String),
+}
+
+impl Handled {
+    fn is_failure(&self) -> bool {
+        matches!(self, Self::Retry(_))
+    }
+}
+
+/// Handles a batch; the response lists the records to retry.
+pub async fn handle<P: Processor>(
+    deps: &Consumer<P>,
+    event: SqsEvent,
+    deadline: SystemTime,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let fifo = event
+        .records
+        .first()
+        .and_then(|r| r.event_source_arn.as_deref())
+        .is_some_and(|arn| arn.ends_with(".fifo"));
+    let mut failed_before = false;
+    for record in &event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let remaining = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let handled = if fifo && failed_before {
+            Handled::Retry("an earlier record of this FIFO batch failed".into())
+        } else if remaining < deps.settings.deadline_margin {
+            Handled::Retry("not started: the invocation is near its deadline".into())
+        } else {
+            // Boxed: the nested SDK futures are too deep for the compiler to lay out inline.
+            Box::pin(consume(deps, record)).await
+        };
+        tracing::info!(message_id = %id, outcome = ?handled, "record handled");
+        if handled.is_failure() {
+            failed_before = true;
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+async fn consume<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handled {
+    let message = match deps.client.resolve_lambda_record(record).await {
+        Ok(message) => message,
+        Err(unresolved) => return unresolvable(deps, record, unresolved).await,
+    };
+    let payload_id = message
+        .attributes
+        .get(PAYLOAD_ID_ATTRIBUTE)
+        .and_then(MessageAttribute::as_str)
+        .map(str::to_owned);
+    let Some(payload_id) = payload_id else {
+        // Not one of ours (a plain extended-client message): processed without a ledger.
+        return match process(deps, message, None).await {
+            Outcome::Done { .. } => Handled::Done,
+            Outcome::Retry(reason) => Handled::Retry(reason),
+            Outcome::Permanent(reason) => park(deps, record, None, reason).await,
+        };
+    };
+    let claimed = match deps
+        .ledger
+        .claim(&payload_id, &deps.owner, deps.settings.lease)
+        .await
+    {
+        Ok(Transition::Applied(claimed)) => claimed,
+        Ok(Transition::Rejected(Some(current))) if current.status == Status::Done => {
+            return Handled::AlreadyDone;
+        }
+        Ok(Transition::Rejected(Some(current))) if current.status == Status::Processing => {
+            return Handled::Retry(format!(
+                "payload {payload_id} is leased by {:?}",
+                current.lease_owner
+            ));
+        }
+        Ok(Transition::Rejected(current)) => {
+            let state = current.map_or("unknown".to_owned(), |c| c.status.to_string());
+            let reason = format!("payload {payload_id} cannot be processed from state {state}");
+            return park(deps, record, None, reason).await;
+        }
+        Err(e) => return Handled::Retry(format!("ledger: {e}")),
+    };
+    let receive_count = receive_count(record);
+    match process(deps, message, Some(&claimed)).await {
+        Outcome::Done { sha256 } => {
+            let object = claimed.object.clone();
+            let done = Changes {
+                sha256,
+                release_lease: true,
+                ..Changes::default()
+            };
+            if let Err(e) = deps
+                .ledger
+                .transition(&payload_id, &[Status::Processing], Status::Done, &done)
+                .await
+            {
+                return Handled::Retry(format!("ledger: {e}"));
+            }
+            if deps.settings.delete_after_done
+                && let Err(e) = deps.client.store().delete(&object).await
+            {
+                tracing::warn!(payload_id, error = %e, "done, but the object could not be deleted; the lifecycle rule will");
+            }
+            Handled::Done
+        }
+        Outcome::Retry(reason) => {
+            let last = receive_count >= deps.settings.max_receive_count;
+            let to = if last { Status::Dead } else { Status::Failed };
+            let changes = Changes {
+                last_error: Some(reason.clone()),
+                release_lease: true,
+                ..Changes::default()
+            };
+            if let Err(e) = deps
+                .ledger
+                .transition(&payload_id, &[Status::Processing], to, &changes)
+                .await
+            {
+                tracing::error!(payload_id, error = %e, "could not record the failure");
+            }
+            Handled::Retry(reason)
+        }
+        Outcome::Permanent(reason) => park(deps, record, Some(&payload_id), reason).await,
+    }
+}
+
+/// Runs the processor on a resolved message, containing panics.
+async fn process<P: Processor>(
+    deps: &Consumer<P>,
+    message: ReceivedMessage,
+    record: Option<&PayloadRecord>,
+) -> Outcome {
+    let receive_count = message.receive_count().unwrap_or(1);
+    let (size, object, body): (u64, _, Body) = match message.body {
+        MessageBody::Inline(text) => (
+            text.len() as u64,
+            None,
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+        ),
+        MessageBody::Offloaded {
+            pointer,
+            declared_size,
+            payload,
+        } => (
+            declared_size,
+            Some(pointer),
+            Box::new(payload.into_async_read()),
+        ),
+    };
+    let meta = PayloadMeta {
+        id: record.map(|r| r.id.clone()),
+        object,
+        size,
+        content_type: record.and_then(|r| r.content_type.clone()),
+        sha256: record.and_then(|r| r.sha256.clone()),
+        attributes: message.attributes,
+        receive_count,
+    };
+    match AssertUnwindSafe(deps.processor.process(&meta, body))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Outcome::Retry(format!("the processor panicked: {what}"))
+        }
+    }
+}
+
+/// A record that cannot be resolved: retried if the cause may pass, parked otherwise.
+async fn unresolvable<P: Processor>(
+    deps: &Consumer<P>,
+    record: &SqsMessage,
+    unresolved: UnresolvedMessage,
+) -> Handled {
+    if unresolved.error.is_transient() {
+        return Handled::Retry(unresolved.error.to_string());
+    }
+    let payload_id = unresolved
+        .raw_attributes
+        .get(PAYLOAD_ID_ATTRIBUTE)
+        .and_then(MessageAttribute::as_str)
+        .map(str::to_owned);
+    park(
+        deps,
+        record,
+        payload_id.as_deref(),
+        unresolved.error.to_string(),
+    )
+    .await
+}
+
+/// Sends the message, unchanged, to the DLQ with the reason, and marks its payload `dead`.
+/// If the DLQ send fails the record is retried instead, so nothing is lost.
+async fn park<P: Processor>(
+    deps: &Consumer<P>,
+    record: &SqsMessage,
+    payload_id: Option<&str>,
+    reason: String,
+) -> Handled {
+    let mut attributes = record_attributes(record);
+    if attributes.len() < 10 {
+        attributes.insert(
+            PARK_REASON_ATTRIBUTE.to_owned(),
+            MessageAttribute::string(truncate(&reason, 1024)),
+        );
+    }
+    let attributes = match to_sdk_map(&attributes) {
+        Ok(attributes) => attributes,
+        Err(e) => return Handled::Retry(format!("cannot park: {e}")),
+    };
+    let sent = deps
+        .client
+        .sqs()
+        .send_message()
+        .queue_url(&deps.settings.dlq_url)
+        .message_body(record.body.clone().unwrap_or_default())
+        .set_message_attributes((!attributes.is_empty()).then_some(attributes))
+        .send()
+        .await;
+    if let Err(e) = sent {
+        return Handled::Retry(format!(
+            "cannot park ({reason}): {}",
+            claimcheck::sdk_error::SdkFailure::of(&e).message
+        ));
+    }
+    if let Some(id) = payload_id {
+        let changes = Changes {
+            last_error: Some(reason.clone()),
+            release_lease: true,
+            ..Changes::default()
+        };
+        let from = [
+            Status::Queued,
+            Status::Processing,
+            Status::Failed,
+            Status::Redriven,
+            Status::Pending,
+        ];
+        if let Err(e) = deps
+            .ledger
+            .transition(id, &from, Status::Dead, &changes)
+            .await
+        {
+            tracing::error!(payload_id = id, error = %e, "parked, but the ledger could not record it");
+        }
+    }
+    tracing::warn!(message_id = ?record.message_id, %reason, "message parked in the DLQ");
+    Handled::Parked(reason)
+}
+
+fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
