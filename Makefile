@@ -31,9 +31,13 @@ unit-and-integration: venv
 	$(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
 
 ## Benchmarks: printed figures, never assertions.
+## Each runs with its own package selected (their feature sets differ), built before the
+## endpoint starts.
 bench: venv
 	cargo build --release --locked --example stream_payload -p claimcheck-shared
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck-shared
+	cargo build --release --locked --example consumer_rss -p consumer
+	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example consumer_rss -p consumer
 
 clean:
 	cargo clean

@@ -5,58 +5,17 @@
 //!
 //! `make bench` runs it against the local endpoint; `CLAIMCHECK_BENCH_MIB` changes the size.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use claimcheck::payload_store::PutOptions;
 use claimcheck::{PayloadPointer, PayloadStore};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::AsyncReadExt;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const MIB: u64 = 1024 * 1024;
-
-/// Pseudo-random bytes (xorshift), hashed as they are produced.
-struct Generated {
-    remaining: u64,
-    state: u64,
-    hash: Sha256,
-}
-
-impl AsyncRead for Generated {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let n = (buf.remaining() as u64).min(self.remaining).min(256 * 1024) as usize;
-        let mut chunk = vec![0u8; n];
-        for byte in chunk.iter_mut() {
-            self.state ^= self.state << 13;
-            self.state ^= self.state >> 7;
-            self.state ^= self.state << 17;
-            *byte = (self.state >> 24) as u8;
-        }
-        self.hash.update(&chunk);
-        buf.put_slice(&chunk);
-        self.remaining -= n as u64;
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn hex(digest: impl AsRef<[u8]>) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -82,13 +41,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "payload store streaming benchmark: {mib} MiB, part size {} MiB",
         store.part_size() as u64 / MIB
     );
-    println!("peak RSS at start: {:.1} MiB", peak_rss_mib());
+    println!("peak RSS at start: {:.1} MiB", common::peak_rss_mib());
 
-    let mut source = Generated {
-        remaining: size,
-        state: 0x9E37_79B9_7F4A_7C15,
-        hash: Sha256::new(),
-    };
+    let mut source = common::Generated::new(size);
     let started = Instant::now();
     let stored = store
         .put_stream(&object, &mut source, &PutOptions::default())
@@ -99,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "put: {} bytes in {put_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
         stored.size,
         mib as f64 / put_secs,
-        peak_rss_mib()
+        common::peak_rss_mib()
     );
 
     let started = Instant::now();
@@ -119,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "get: {received} bytes in {get_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
         mib as f64 / get_secs,
-        peak_rss_mib()
+        common::peak_rss_mib()
     );
     let intact = hex(hash.finalize()) == sent_hash && received == size;
     println!("round trip intact (SHA-256 and length): {intact}");
@@ -127,7 +82,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     s3.delete_bucket().bucket(&bucket).send().await?;
     println!("| payload | peak RSS (put + get) | goal |");
     println!("|---|---|---|");
-    println!("| {mib} MiB | {:.1} MiB | ≤ 64 MiB |", peak_rss_mib());
+    println!(
+        "| {mib} MiB | {:.1} MiB | ≤ 64 MiB |",
+        common::peak_rss_mib()
+    );
     if !intact {
         return Err("the payload read back differs from the one written".into());
     }

@@ -404,3 +404,62 @@ pub fn lambda_record(
         "awsRegion": "us-east-1"
     })
 }
+
+/// Pseudo-random bytes (xorshift), hashed as they are produced.
+pub struct Generated {
+    remaining: u64,
+    state: u64,
+    pub hash: sha2::Sha256,
+}
+
+impl Generated {
+    pub fn new(size: u64) -> Self {
+        use sha2::Digest;
+        Self {
+            remaining: size,
+            state: 0x9E37_79B9_7F4A_7C15,
+            hash: sha2::Sha256::new(),
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Generated {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = (buf.remaining() as u64).min(self.remaining).min(256 * 1024) as usize;
+        let mut chunk = vec![0u8; n];
+        for byte in chunk.iter_mut() {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            *byte = (self.state >> 24) as u8;
+        }
+        sha2::Digest::update(&mut self.hash, &chunk);
+        buf.put_slice(&chunk);
+        self.remaining -= n as u64;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Resets this process's peak RSS (Linux `clear_refs`), so a later `peak_rss_mib` measures
+/// only what follows.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
