@@ -39,5 +39,6 @@ export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export CLAIMCHECK_PYTHON="$python"
+export CLAIMCHECK_INTEROP_SCRIPT="$root/tests/interop/python_client.py"
 echo "local AWS endpoint: $endpoint (log: $log)"
 "$@"

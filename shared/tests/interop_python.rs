@@ -4,32 +4,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use claimcheck::extended_client::{MessageBody, OutgoingMessage, PayloadCleanup};
 use claimcheck::size_attribute::SizeAttributeName;
 use claimcheck::{ExtendedClientConfig, MessageAttribute};
 use common::{endpoint, receive_all, sha256_hex};
 use serde_json::Value;
-
-fn python(args: &[&str]) -> Value {
-    let python = std::env::var("CLAIMCHECK_PYTHON")
-        .expect("CLAIMCHECK_PYTHON names the venv's python: run the tests with `make test`");
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/python_client.py");
-    let out = Command::new(python)
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("python prints JSON")
-}
 
 /// A large body with multi-byte characters, so byte and character counts differ.
 fn large_body() -> String {
@@ -59,14 +38,14 @@ async fn python_sends_rust_receives(legacy: bool) {
     }
     let large_file = write_body(&large);
     let small_file = write_body("small ✓");
-    python(
+    common::python_client(
         &[
             &args[..],
             &["--body-file", path(&large_file), "--attr", "trace=abc"],
         ]
         .concat(),
     );
-    python(&[&args[..], &["--body-file", path(&small_file)]].concat());
+    common::python_client(&[&args[..], &["--body-file", path(&small_file)]].concat());
 
     // The raw message carries the size attribute of the mode Python was in.
     let raw = aws.peek(&queue).await;
@@ -150,7 +129,7 @@ async fn rust_sends_python_receives(size_attribute: SizeAttributeName) {
     if size_attribute == SizeAttributeName::Legacy {
         args.push("--legacy");
     }
-    let received = python(&args);
+    let received = common::python_client(&args);
     let mut got: Vec<(u64, String, bool, Value)> = received
         .as_array()
         .expect("list")

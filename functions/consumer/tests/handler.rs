@@ -426,29 +426,16 @@ async fn messages_from_the_official_python_client_are_consumed() {
     let body = "python payload ✓ ".repeat(20_000);
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     std::io::Write::write_all(&mut file, body.as_bytes()).expect("write body");
-    let python = std::env::var("CLAIMCHECK_PYTHON").expect("run with make test");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/interop/python_client.py"
-    );
-    let out = std::process::Command::new(python)
-        .args([
-            script,
-            "send",
-            "--queue",
-            &f.queue,
-            "--bucket",
-            f.bucket(),
-            "--body-file",
-            file.path().to_str().expect("utf-8 path"),
-        ])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let path = file.path().to_str().expect("utf-8 path");
+    common::python_client(&[
+        "send",
+        "--queue",
+        &f.queue,
+        "--bucket",
+        f.bucket(),
+        "--body-file",
+        path,
+    ]);
     let (event, _) = f.event(&HashMap::new()).await;
     let response = handle(&f.consumer, event, far_deadline()).await;
     assert!(response.batch_item_failures.is_empty());

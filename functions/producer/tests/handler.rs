@@ -111,23 +111,7 @@ impl Fixture {
 }
 
 fn python_receive(queue: &str, bucket: &str) -> serde_json::Value {
-    let python = std::env::var("CLAIMCHECK_PYTHON").expect("run with make test");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/interop/python_client.py"
-    );
-    let out = std::process::Command::new(python)
-        .args([
-            script, "receive", "--queue", queue, "--bucket", bucket, "--delete",
-        ])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    common::python_client(&["receive", "--queue", queue, "--bucket", bucket, "--delete"])
 }
 
 /// The whole ingest path: a URL from presign-upload, a plain HTTP PUT, the S3 event the local

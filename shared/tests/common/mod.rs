@@ -463,3 +463,22 @@ pub fn peak_rss_mib() -> f64 {
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
+
+/// Runs AWS's official Python extended client (`tests/interop/python_client.py`, in the venv
+/// that tests/with-endpoint.sh names) and returns the JSON it prints.
+pub fn python_client(args: &[&str]) -> serde_json::Value {
+    let python = std::env::var("CLAIMCHECK_PYTHON")
+        .expect("CLAIMCHECK_PYTHON names the venv's python: run the tests with `make test`");
+    let script = std::env::var("CLAIMCHECK_INTEROP_SCRIPT").expect("set by tests/with-endpoint.sh");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python prints JSON")
+}
