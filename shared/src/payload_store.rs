@@ -199,6 +199,15 @@ pub struct PresignedRequest {
     pub expires_at: SystemTime,
 }
 
+impl PresignedRequest {
+    /// When the URL stops working, in seconds since the epoch (what API responses carry).
+    pub fn expires_at_epoch_secs(&self) -> u64 {
+        self.expires_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
 impl fmt::Debug for PresignedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PresignedRequest")

@@ -69,6 +69,24 @@ pub fn uploads_prefix(source: &dyn Source) -> Result<crate::object_key::KeyPrefi
     })
 }
 
+/// A whole number of seconds from 1 to `max`, or `default` when unset.
+pub fn seconds(
+    source: &dyn Source,
+    name: &'static str,
+    default: u64,
+    max: std::time::Duration,
+) -> Result<std::time::Duration, SettingsError> {
+    let seconds = parsed_or(source, name, default)?;
+    if seconds == 0 || seconds > max.as_secs() {
+        return Err(SettingsError::Invalid {
+            name,
+            value: seconds.to_string(),
+            problem: format!("must be 1 to {} seconds", max.as_secs()),
+        });
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 /// A comma-separated list; empty when unset.
 pub fn list(source: &dyn Source, name: &'static str) -> Vec<String> {
     source
@@ -101,5 +119,17 @@ mod tests {
         ));
         assert_eq!(list(&env, "L"), ["a", "b", "c"]);
         assert!(list(&env, "Z").is_empty());
+        let max = std::time::Duration::from_secs(10);
+        assert_eq!(
+            seconds(&env, "A", 3, max),
+            Ok(std::time::Duration::from_secs(7))
+        );
+        assert_eq!(
+            seconds(&env, "Z", 3, max),
+            Ok(std::time::Duration::from_secs(3))
+        );
+        assert!(seconds(&env, "A", 3, std::time::Duration::from_secs(5)).is_err());
+        let zero = HashMap::from([("S", "0")]);
+        assert!(seconds(&zero, "S", 3, max).is_err());
     }
 }

@@ -34,6 +34,9 @@ use claimcheck::{
 };
 use futures::FutureExt;
 
+/// The longest lease (SQS's longest visibility timeout).
+pub const MAX_LEASE: Duration = Duration::from_secs(43_200);
+
 /// The attribute a parked message carries: why it was parked.
 pub const PARK_REASON_ATTRIBUTE: &str = "claimcheck_park_reason";
 /// The attribute naming the payload (set by the producer).
@@ -68,11 +71,7 @@ impl Settings {
             table: settings::required(source, "CLAIMCHECK_TABLE")?,
             dlq_url: settings::required(source, "CLAIMCHECK_DLQ_URL")?,
             max_receive_count: settings::parsed_or(source, "CLAIMCHECK_MAX_RECEIVE_COUNT", 5u32)?,
-            lease: Duration::from_secs(settings::parsed_or(
-                source,
-                "CLAIMCHECK_LEASE_SECONDS",
-                900u64,
-            )?),
+            lease: settings::seconds(source, "CLAIMCHECK_LEASE_SECONDS", 900, MAX_LEASE)?,
             delete_after_done: settings::parsed_or(source, "CLAIMCHECK_DELETE_AFTER_DONE", false)?,
             deadline_margin: Duration::from_secs(5),
         })

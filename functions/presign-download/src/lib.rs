@@ -37,19 +37,17 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
-        let seconds = settings::parsed_or(source, "CLAIMCHECK_DOWNLOAD_URL_SECONDS", 300u64)?;
-        if seconds == 0 || seconds > MAX_URL_LIFETIME.as_secs() {
-            return Err(SettingsError::Invalid {
-                name: "CLAIMCHECK_DOWNLOAD_URL_SECONDS",
-                value: seconds.to_string(),
-                problem: format!("must be 1 to {}", MAX_URL_LIFETIME.as_secs()),
-            });
-        }
+        let url_lifetime = settings::seconds(
+            source,
+            "CLAIMCHECK_DOWNLOAD_URL_SECONDS",
+            300,
+            MAX_URL_LIFETIME,
+        )?;
         Ok(Self {
             bucket: settings::required(source, "CLAIMCHECK_BUCKET")?,
             table: settings::required(source, "CLAIMCHECK_TABLE")?,
             uploads_prefix: settings::uploads_prefix(source)?,
-            url_lifetime: Duration::from_secs(seconds),
+            url_lifetime,
         })
     }
 }
@@ -180,12 +178,9 @@ async fn presign(
         .map_err(internal)?;
     tracing::info!(payload_id = %record.id, "download URL issued");
     Ok(Some(Download {
+        expires_at: presigned.expires_at_epoch_secs(),
         method: presigned.method,
         url: presigned.url,
-        expires_at: presigned
-            .expires_at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
         expires_in: lifetime.as_secs(),
     }))
 }

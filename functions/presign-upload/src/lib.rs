@@ -67,14 +67,12 @@ impl Settings {
                 problem: format!("must be 1 to {MAX_SINGLE_PUT}"),
             });
         }
-        let seconds = settings::parsed_or(source, "CLAIMCHECK_UPLOAD_URL_SECONDS", 900u64)?;
-        if seconds == 0 || seconds > MAX_URL_LIFETIME.as_secs() {
-            return Err(SettingsError::Invalid {
-                name: "CLAIMCHECK_UPLOAD_URL_SECONDS",
-                value: seconds.to_string(),
-                problem: format!("must be 1 to {}", MAX_URL_LIFETIME.as_secs()),
-            });
-        }
+        let url_lifetime = settings::seconds(
+            source,
+            "CLAIMCHECK_UPLOAD_URL_SECONDS",
+            900,
+            MAX_URL_LIFETIME,
+        )?;
         Ok(Self {
             bucket: settings::required(source, "CLAIMCHECK_BUCKET")?,
             table: settings::required(source, "CLAIMCHECK_TABLE")?,
@@ -84,7 +82,7 @@ impl Settings {
                 .into_iter()
                 .map(|t| t.to_ascii_lowercase())
                 .collect(),
-            url_lifetime: Duration::from_secs(seconds),
+            url_lifetime,
         })
     }
 }
@@ -185,10 +183,7 @@ async fn issue(
         tracing::error!(payload_id = %id, error = %e, "could not presign the upload");
         ApiError::internal()
     })?;
-    let expires_at = presigned
-        .expires_at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let expires_at = presigned.expires_at_epoch_secs();
     let payload = NewPayload {
         id: id.clone(),
         object,

@@ -253,29 +253,32 @@ async fn produce(deps: &Producer, record: &S3EventRecord) -> Result<Outcome, Rec
         return Ok(ignored(&key, "outside the uploads prefix"));
     };
     let object = PayloadPointer::new(bucket, &key);
+    // The ledger first: a duplicate event or an ignored object needs no call to S3.
+    let known = deps.ledger.get(id).await?;
+    match &known {
+        None if settings.unknown_objects == UnknownObjects::Ignore => {
+            return Ok(ignored(
+                &key,
+                "no ledger item (not uploaded through the API)",
+            ));
+        }
+        Some(record) if record.status != Status::Pending => {
+            return Ok(Outcome::Duplicate {
+                id: id.to_owned(),
+                status: record.status,
+            });
+        }
+        _ => {}
+    }
     let info = match deps.store.head(&object).await {
         Ok(info) => info,
         Err(e) if e.is_not_found() => return Ok(Outcome::ObjectGone { id: id.to_owned() }),
         Err(e) => return Err(e.into()),
     };
-    let expected = match deps.ledger.get(id).await? {
+    let expected = match known {
         Some(expected) => expected,
-        None => match settings.unknown_objects {
-            UnknownObjects::Ignore => {
-                return Ok(ignored(
-                    &key,
-                    "no ledger item (not uploaded through the API)",
-                ));
-            }
-            UnknownObjects::Enqueue => adopt(deps, id, &object, &info).await?,
-        },
+        None => adopt(deps, id, &object, &info).await?,
     };
-    if expected.status != Status::Pending {
-        return Ok(Outcome::Duplicate {
-            id: id.to_owned(),
-            status: expected.status,
-        });
-    }
     if let Some(reason) = mismatch(&expected, &info) {
         let changes = Changes {
             last_error: Some(reason.clone()),
