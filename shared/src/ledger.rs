@@ -385,6 +385,48 @@ impl Ledger {
         .await
     }
 
+    /// Rewrites a payload in `status` with `changes` only if nobody changed it since
+    /// `updated_at` (optimistic concurrency: of two racing writers exactly one wins).
+    pub async fn update_if_unchanged(
+        &self,
+        id: &str,
+        status: Status,
+        updated_at: i64,
+        changes: &Changes,
+    ) -> Result<Transition, LedgerError> {
+        let extra = [(":seen", n(updated_at))];
+        self.update(
+            id,
+            "#status IN (:from0) AND updated_at = :seen",
+            &[status],
+            status,
+            changes,
+            &extra,
+        )
+        .await
+    }
+
+    /// Returns a payload whose lease has expired (its consumer crashed or timed out) from
+    /// `processing` to `failed`, so the ledger no longer claims someone is working on it. Any
+    /// consumer may claim it again from there.
+    pub async fn release_expired_lease(&self, id: &str) -> Result<Transition, LedgerError> {
+        let changes = Changes {
+            last_error: Some("the lease expired: the consumer crashed or timed out".into()),
+            release_lease: true,
+            ..Changes::default()
+        };
+        let extra = [(":now", n(self.now()))];
+        self.update(
+            id,
+            "#status IN (:from0) AND lease_expires_at < :now",
+            &[Status::Processing],
+            Status::Failed,
+            &changes,
+            &extra,
+        )
+        .await
+    }
+
     async fn update(
         &self,
         id: &str,

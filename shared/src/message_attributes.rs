@@ -23,6 +23,16 @@ pub enum AttributeValue {
     Binary(Bytes),
 }
 
+/// The attribute naming the payload a pointer message carries (set by the producer, read by
+/// the consumer and the redriver to find the payload's ledger item).
+pub const PAYLOAD_ID: &str = "payload_id";
+/// The payload's content type as announced at upload (set by the producer).
+pub const CONTENT_TYPE: &str = "content_type";
+/// Why a message was parked in the DLQ (set by the consumer when it parks a message).
+pub const PARK_REASON: &str = "claimcheck_park_reason";
+/// How many times the redriver has sent this message back from the DLQ.
+pub const REDRIVE_COUNT: &str = "claimcheck_redrive_count";
+
 /// Attributes by name. Ordered, so that requests and tests are deterministic.
 pub type MessageAttributes = BTreeMap<String, MessageAttribute>;
 

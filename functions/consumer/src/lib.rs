@@ -37,10 +37,9 @@ use futures::FutureExt;
 /// The longest lease (SQS's longest visibility timeout).
 pub const MAX_LEASE: Duration = Duration::from_secs(43_200);
 
-/// The attribute a parked message carries: why it was parked.
-pub const PARK_REASON_ATTRIBUTE: &str = "claimcheck_park_reason";
-/// The attribute naming the payload (set by the producer).
-pub const PAYLOAD_ID_ATTRIBUTE: &str = "payload_id";
+pub use claimcheck::message_attributes::{
+    PARK_REASON as PARK_REASON_ATTRIBUTE, PAYLOAD_ID as PAYLOAD_ID_ATTRIBUTE,
+};
 
 #[derive(Debug, Clone)]
 pub struct Settings {

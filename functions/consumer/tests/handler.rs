@@ -62,7 +62,8 @@ async fn fixture() -> Fixture {
         delete_after_done: false,
         deadline_margin: Duration::from_secs(5),
     };
-    let consumer = Consumer::new(&aws.config, settings, Faulty::default()).expect("consumer");
+    let consumer =
+        Consumer::new(&aws.config_as("consumer"), settings, Faulty::default()).expect("consumer");
     let queue_arn = format!(
         "arn:aws:sqs:us-east-1:123456789012:{}",
         queue.rsplit('/').next().unwrap_or("")

@@ -22,7 +22,7 @@ async fn deps() -> (common::Endpoint, PresignDownload) {
         uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
         url_lifetime: Duration::from_secs(300),
     };
-    let deps = PresignDownload::new(&aws.config, settings);
+    let deps = PresignDownload::new(&aws.config_as("presign-download"), settings);
     (aws, deps)
 }
 

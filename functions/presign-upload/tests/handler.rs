@@ -49,7 +49,7 @@ async fn deps(max_size: u64, allowed: &str) -> (common::Endpoint, PresignUpload)
             .collect(),
         url_lifetime: Duration::from_secs(900),
     };
-    let deps = PresignUpload::new(&aws.config, settings);
+    let deps = PresignUpload::new(&aws.config_as("presign-upload"), settings);
     (aws, deps)
 }
 

@@ -36,8 +36,9 @@ use claimcheck::{
 };
 
 /// Message attributes the producer adds beside the reserved size attribute.
-pub const PAYLOAD_ID_ATTRIBUTE: &str = "payload_id";
-pub const CONTENT_TYPE_ATTRIBUTE: &str = "content_type";
+pub use claimcheck::message_attributes::{
+    CONTENT_TYPE as CONTENT_TYPE_ATTRIBUTE, PAYLOAD_ID as PAYLOAD_ID_ATTRIBUTE,
+};
 
 /// What to do with an object under the uploads prefix that the ledger does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,10 +232,6 @@ async fn produce(deps: &Producer, record: &S3EventRecord) -> Result<Outcome, Rec
         .name
         .as_deref()
         .ok_or(RecordError::Malformed("bucket name"))?;
-    let ignored = |key: &str, reason: &str| Outcome::Ignored {
-        key: key.to_owned(),
-        reason: reason.to_owned(),
-    };
     let Some(key) = decode_s3_key(encoded) else {
         return Ok(ignored(encoded, "the key is not valid UTF-8 once decoded"));
     };
@@ -252,13 +249,25 @@ async fn produce(deps: &Producer, record: &S3EventRecord) -> Result<Outcome, Rec
     let Some(id) = settings.uploads_prefix.id_of(&key) else {
         return Ok(ignored(&key, "outside the uploads prefix"));
     };
-    let object = PayloadPointer::new(bucket, &key);
+    admit(deps, id, &PayloadPointer::new(bucket, &key)).await
+}
+
+/// Queues an uploaded object: checks it against the ledger, moves the payload
+/// `pending → queued` and sends its pointer. Used for S3 events and by the reconcile pass for
+/// uploads whose event was lost.
+pub async fn admit(
+    deps: &Producer,
+    id: &str,
+    object: &PayloadPointer,
+) -> Result<Outcome, RecordError> {
+    let settings = &deps.settings;
+    let key = object.key.as_str();
     // The ledger first: a duplicate event or an ignored object needs no call to S3.
     let known = deps.ledger.get(id).await?;
     match &known {
         None if settings.unknown_objects == UnknownObjects::Ignore => {
             return Ok(ignored(
-                &key,
+                key,
                 "no ledger item (not uploaded through the API)",
             ));
         }
@@ -270,14 +279,14 @@ async fn produce(deps: &Producer, record: &S3EventRecord) -> Result<Outcome, Rec
         }
         _ => {}
     }
-    let info = match deps.store.head(&object).await {
+    let info = match deps.store.head(object).await {
         Ok(info) => info,
         Err(e) if e.is_not_found() => return Ok(Outcome::ObjectGone { id: id.to_owned() }),
         Err(e) => return Err(e.into()),
     };
     let expected = match known {
         Some(expected) => expected,
-        None => adopt(deps, id, &object, &info).await?,
+        None => adopt(deps, id, object, &info).await?,
     };
     if let Some(reason) = mismatch(&expected, &info) {
         let changes = Changes {
@@ -318,7 +327,7 @@ async fn produce(deps: &Producer, record: &S3EventRecord) -> Result<Outcome, Rec
         .client
         .send_pointer(
             &settings.queue_url,
-            &object,
+            object,
             info.size,
             attributes(id, &expected),
             SendOptions::default(),
@@ -341,18 +350,54 @@ async fn produce(deps: &Producer, record: &S3EventRecord) -> Result<Outcome, Rec
             return Err(e.into());
         }
     };
+    record_message_id(deps, id, &sent.message_id).await?;
+    Ok(Outcome::Queued {
+        id: id.to_owned(),
+        message_id: sent.message_id,
+    })
+}
+
+/// Sends the pointer of a payload that is `queued` again (its message was never sent, or
+/// never delivered), and records the new message id. The payload's stall clock is restarted
+/// by a conditional write first, so of two racing callers only one sends; `None` when the
+/// payload is no longer `queued`. A copy that turns out to be a duplicate is absorbed by the
+/// consumer's ledger claim.
+pub async fn resend(
+    deps: &Producer,
+    record: &PayloadRecord,
+) -> Result<Option<String>, RecordError> {
+    let restart = Changes::default();
+    let claimed = deps
+        .ledger
+        .update_if_unchanged(&record.id, Status::Queued, record.updated_at, &restart)
+        .await?;
+    if let Transition::Rejected(_) = claimed {
+        return Ok(None);
+    }
+    let sent = deps
+        .client
+        .send_pointer(
+            &deps.settings.queue_url,
+            &record.object,
+            record.size,
+            attributes(&record.id, record),
+            SendOptions::default(),
+        )
+        .await?;
+    record_message_id(deps, &record.id, &sent.message_id).await?;
+    Ok(Some(sent.message_id))
+}
+
+async fn record_message_id(deps: &Producer, id: &str, message_id: &str) -> Result<(), RecordError> {
     let recorded = Changes {
-        message_id: Some(sent.message_id.clone()),
+        message_id: Some(message_id.to_owned()),
         ..Changes::default()
     };
     // The consumer may have moved it on already; then there is nothing left to record.
     deps.ledger
         .transition(id, &[Status::Queued], Status::Queued, &recorded)
         .await?;
-    Ok(Outcome::Queued {
-        id: id.to_owned(),
-        message_id: sent.message_id,
-    })
+    Ok(())
 }
 
 /// Records an object nobody announced, from what S3 says about it.
@@ -431,6 +476,13 @@ fn attributes(id: &str, record: &PayloadRecord) -> MessageAttributes {
         );
     }
     attributes
+}
+
+fn ignored(key: &str, reason: &str) -> Outcome {
+    Outcome::Ignored {
+        key: key.to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 fn duplicate(id: &str, current: Option<Box<PayloadRecord>>) -> Outcome {

@@ -33,7 +33,7 @@ async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
         unknown_objects,
         size_attribute: SizeAttributeName::Current,
     };
-    let producer = Producer::new(&aws.config, settings).expect("producer");
+    let producer = Producer::new(&aws.config_as("producer"), settings).expect("producer");
     Fixture {
         aws,
         producer,
@@ -122,7 +122,7 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
     let f = fixture(UnknownObjects::Ignore).await;
     let events = f.aws.notify_queue(f.bucket(), "uploads/").await;
     let presign = presign_upload::PresignUpload::new(
-        &f.aws.config,
+        &f.aws.config_as("presign-upload"),
         presign_upload::Settings {
             bucket: f.bucket().to_owned(),
             table: f.producer.ledger.table().to_owned(),

@@ -24,6 +24,27 @@ pub async fn endpoint() -> Endpoint {
     Endpoint { config, s3, sqs }
 }
 
+impl Endpoint {
+    /// The SDK configuration a function's code gets in tests: the function's own access key
+    /// id (`fn-<function>`), so the local endpoint's call log attributes every request it
+    /// makes, and every presigned URL it signs, to that function. The infra check compares
+    /// those calls with the function's IAM policy in Terraform.
+    pub fn config_as(&self, function: &str) -> SdkConfig {
+        use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+        let credentials = Credentials::new(
+            format!("fn-{function}"),
+            "testing",
+            None,
+            None,
+            "claimcheck-tests",
+        );
+        self.config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build()
+    }
+}
+
 pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}",

@@ -1,0 +1,23 @@
+//! redriver: wires settings and clients, then runs the requested mode (redrive, native,
+//! reconcile) until done or until the invocation's deadline is near.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use redriver::{Redriver, Request, Settings, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = Settings::from_source(&claimcheck::settings::Environment)?;
+    let sdk = claimcheck::sdk_config::load().await;
+    let deps = Redriver::new(&sdk, settings)?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Request>| {
+        let deps = &deps;
+        let deadline = event.context.deadline();
+        async move {
+            handle(deps, event.payload, deadline)
+                .await
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}
