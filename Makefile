@@ -7,7 +7,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 WITH_ENDPOINT := tests/with-endpoint.sh
 
-.PHONY: test fmt-check clippy unit-and-integration bench venv clean
+.PHONY: test fmt-check clippy unit-and-integration bench demo venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -29,6 +29,13 @@ clippy:
 
 unit-and-integration: venv
 	$(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
+
+## The whole pipeline on this machine: local mode against the local endpoint, sample
+## uploads followed through the ledger, a poison payload dead-lettered and redriven, a
+## download checked against its SHA-256. Builds the claimcheck command first.
+demo: venv
+	cargo build --locked -p claimcheck-cli
+	$(WITH_ENDPOINT) scripts/demo.sh "$$(cargo metadata --format-version 1 --no-deps | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/claimcheck"
 
 ## Benchmarks: printed figures, never assertions.
 ## Each runs with its own package selected (their feature sets differ), built before the

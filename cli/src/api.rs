@@ -1,0 +1,131 @@
+//! The two routes of the HTTP API, as a client.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::CliError;
+
+/// What `POST /uploads` takes.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadRequest {
+    pub content_type: String,
+    pub content_length: u64,
+    pub sha256: String,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub metadata: HashMap<String, String>,
+}
+
+/// What `POST /uploads` answers: where and how to PUT the bytes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadTicket {
+    pub id: String,
+    pub method: String,
+    pub url: String,
+    pub headers: HashMap<String, String>,
+    pub expires_at: u64,
+}
+
+/// What `GET /payloads/{id}` answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PayloadView {
+    pub id: String,
+    pub status: String,
+    pub size: u64,
+    pub content_type: Option<String>,
+    pub sha256: Option<String>,
+    pub created_at: Option<serde_json::Value>,
+    pub updated_at: Option<serde_json::Value>,
+    pub last_error: Option<String>,
+    /// Skipped when printed: it is a credential.
+    #[serde(skip_serializing)]
+    pub download: Option<DownloadLink>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DownloadLink {
+    pub url: String,
+}
+
+pub struct Api {
+    http: reqwest::Client,
+    base: reqwest::Url,
+}
+
+impl Api {
+    pub fn new(http: reqwest::Client, base: reqwest::Url) -> Self {
+        Self { http, base }
+    }
+
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url
+    }
+
+    pub async fn request_upload(&self, request: &UploadRequest) -> Result<UploadTicket, CliError> {
+        let body = serde_json::to_vec(request).map_err(|e| CliError::Usage(e.to_string()))?;
+        let response = self
+            .http
+            .post(self.url("/uploads"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CliError::transfer("cannot reach the API", e))?;
+        parse(response).await
+    }
+
+    pub async fn payload(&self, id: &str) -> Result<PayloadView, CliError> {
+        if id.is_empty() || id.contains('/') {
+            return Err(CliError::Usage(format!("{id:?} is not a payload id")));
+        }
+        let response = self
+            .http
+            .get(self.url(&format!("/payloads/{id}")))
+            .send()
+            .await
+            .map_err(|e| CliError::transfer("cannot reach the API", e))?;
+        match parse(response).await {
+            Err(CliError::Refused { status: 404, .. }) => {
+                Err(CliError::NotFound(format!("no payload {id}")))
+            }
+            other => other,
+        }
+    }
+}
+
+/// A JSON answer, or the API's error (`{"error": {"code", "message"}}`, or API Gateway's own
+/// `{"message"}`) as a typed error.
+async fn parse<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, CliError> {
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| CliError::transfer("the API's answer was cut off", e))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| {
+            CliError::Remote(format!(
+                "the API's answer is not what claimcheck expects: {e}"
+            ))
+        });
+    }
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let code = text(&body["error"]["code"]).unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_lowercase()
+            .replace(' ', "_")
+    });
+    let message = text(&body["error"]["message"])
+        .or_else(|| text(&body["message"]))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+    Err(CliError::Refused {
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}

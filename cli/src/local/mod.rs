@@ -1,0 +1,262 @@
+//! Local mode: the five handlers on one machine against the local AWS endpoint, driven by the
+//! triggers AWS would give them — the HTTP API on a loopback port, the S3 ObjectCreated
+//! trigger for the producer, the SQS event source mapping for the consumer, and the schedule
+//! for the redriver's reconcile pass — over the resources Terraform would create.
+
+pub mod api;
+pub mod defaults;
+pub mod event_source;
+pub mod poison;
+pub mod s3_trigger;
+pub mod schedule;
+pub mod stack;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use claimcheck::object_key::KeyPrefix;
+use claimcheck::processor::Processor;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use stack::{Stack, StackSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("local mode needs a local AWS endpoint: set AWS_ENDPOINT_URL (make demo starts one)")]
+    NoEndpoint,
+    #[error("setting up the local stack failed: {0}")]
+    Setup(String),
+}
+
+impl LocalError {
+    fn aws<E>(
+        operation: &str,
+        error: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let failure = claimcheck::sdk_error::SdkFailure::of(error);
+        Self::Setup(format!("{operation}: {}", failure.message))
+    }
+}
+
+/// Everything local mode runs with; `from_defaults` takes Terraform's values.
+#[derive(Debug, Clone)]
+pub struct LocalSettings {
+    pub stack: StackSpec,
+    pub api_port: u16,
+    pub lease: Duration,
+    pub consumer_timeout: Duration,
+    pub batch_size: i32,
+    pub batching_window: Duration,
+    /// Pollers of the work queue (the mapping's maximum concurrency).
+    pub consumer_concurrency: usize,
+    pub upload_url_lifetime: Duration,
+    pub download_url_lifetime: Duration,
+    pub max_upload_bytes: u64,
+    pub max_redrives: u32,
+    pub queued_stall: Duration,
+    /// How long after its URL expired a pending payload is left alone.
+    pub pending_grace: Duration,
+    /// How often the reconcile pass runs (`None`: never, only on demand).
+    pub reconcile_every: Option<Duration>,
+}
+
+impl LocalSettings {
+    pub fn from_defaults(name: &str) -> Result<Self, LocalError> {
+        let d = defaults::StackDefaults::load()
+            .map_err(|e| LocalError::Setup(format!("infra/defaults.json: {e}")))?;
+        Ok(Self {
+            stack: StackSpec {
+                name: name.to_owned(),
+                uploads_prefix: d.uploads_prefix,
+                max_receive_count: d.max_receive_count,
+                visibility_timeout_seconds: d.visibility_timeout_seconds,
+                queue_retention_seconds: d.queue_retention_seconds,
+                dlq_retention_seconds: d.dlq_retention_seconds,
+            },
+            api_port: 0,
+            lease: Duration::from_secs(d.lease_seconds),
+            consumer_timeout: Duration::from_secs(d.consumer_timeout_seconds),
+            batch_size: d.batch_size as i32,
+            batching_window: Duration::from_secs(d.maximum_batching_window_seconds),
+            consumer_concurrency: 2,
+            upload_url_lifetime: Duration::from_secs(d.upload_url_seconds),
+            download_url_lifetime: Duration::from_secs(d.download_url_seconds),
+            max_upload_bytes: d.max_upload_bytes,
+            max_redrives: d.max_redrives,
+            queued_stall: Duration::from_secs(d.queued_stall_seconds),
+            pending_grace: Duration::from_secs(3600),
+            reconcile_every: Some(Duration::from_secs(15 * 60)),
+        })
+    }
+}
+
+/// Fault injection for the end-to-end tests. (A consumer invocation is killed mid-batch the
+/// way Lambda kills one: by its timeout.)
+#[derive(Clone)]
+pub struct Faults {
+    pub s3_delivery: s3_trigger::DeliveryPlan,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            s3_delivery: s3_trigger::always_once(),
+        }
+    }
+}
+
+/// A running local mode.
+pub struct Running {
+    pub stack: Stack,
+    pub api_url: String,
+    /// The redriver, for on-demand redrive and reconcile (as `claimcheck redrive` would).
+    pub redriver: Arc<redriver::Redriver>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops every trigger (the stack's resources stay).
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+
+    /// `terraform output -json`'s shape, so `claimcheck --outputs FILE` works against it.
+    pub fn outputs_json(&self) -> serde_json::Value {
+        let value = |v: &str| serde_json::json!({ "value": v });
+        serde_json::json!({
+            "api_url": value(&self.api_url),
+            "bucket": value(&self.stack.bucket),
+            "queue_url": value(&self.stack.queue_url),
+            "dlq_url": value(&self.stack.dlq_url),
+            "table": value(&self.stack.table),
+        })
+    }
+}
+
+/// Provisions the stack and starts the triggers.
+pub async fn start<P: Processor + 'static>(
+    sdk: &aws_config::SdkConfig,
+    settings: &LocalSettings,
+    processor: P,
+    faults: Faults,
+) -> Result<Running, LocalError> {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        return Err(LocalError::NoEndpoint);
+    }
+    let stack = stack::provision(sdk, &settings.stack).await?;
+    let region = sdk
+        .region()
+        .map_or("us-east-1".to_owned(), |r| r.to_string());
+    let prefix = KeyPrefix::new(&settings.stack.uploads_prefix)
+        .map_err(|e| LocalError::Setup(e.to_string()))?;
+    let setup = |e: &dyn std::fmt::Display| LocalError::Setup(e.to_string());
+
+    let handlers = api::ApiHandlers {
+        upload: presign_upload::PresignUpload::new(
+            sdk,
+            presign_upload::Settings {
+                bucket: stack.bucket.clone(),
+                table: stack.table.clone(),
+                uploads_prefix: prefix.clone(),
+                max_size: settings.max_upload_bytes,
+                allowed_content_types: vec![],
+                url_lifetime: settings.upload_url_lifetime,
+            },
+        ),
+        download: presign_download::PresignDownload::new(
+            sdk,
+            presign_download::Settings {
+                bucket: stack.bucket.clone(),
+                table: stack.table.clone(),
+                uploads_prefix: prefix.clone(),
+                url_lifetime: settings.download_url_lifetime,
+            },
+        ),
+    };
+    let listener = TcpListener::bind(("127.0.0.1", settings.api_port))
+        .await
+        .map_err(|e| setup(&e))?;
+    let api_url = format!("http://{}", listener.local_addr().map_err(|e| setup(&e))?);
+
+    let producer_settings = producer::Settings {
+        bucket: stack.bucket.clone(),
+        table: stack.table.clone(),
+        queue_url: stack.queue_url.clone(),
+        uploads_prefix: prefix,
+        unknown_objects: producer::UnknownObjects::Ignore,
+        size_attribute: claimcheck::size_attribute::SizeAttributeName::Current,
+    };
+    let producer =
+        Arc::new(producer::Producer::new(sdk, producer_settings.clone()).map_err(|e| setup(&e))?);
+    let consumer_settings = consumer::Settings {
+        bucket: stack.bucket.clone(),
+        trusted_buckets: vec![],
+        table: stack.table.clone(),
+        dlq_url: stack.dlq_url.clone(),
+        max_receive_count: settings.stack.max_receive_count,
+        lease: settings.lease,
+        delete_after_done: false,
+        deadline_margin: Duration::from_secs(5).min(settings.consumer_timeout / 4),
+    };
+    let consumer = Arc::new(
+        consumer::Consumer::new(sdk, consumer_settings, processor).map_err(|e| setup(&e))?,
+    );
+    let redriver = Arc::new(
+        redriver::Redriver::new(
+            sdk,
+            redriver::Settings {
+                producer: producer_settings,
+                dlq_url: stack.dlq_url.clone(),
+                trusted_buckets: vec![],
+                max_redrives: settings.max_redrives,
+                queued_stall: settings.queued_stall,
+                pending_grace: settings.pending_grace,
+                visibility: Duration::from_secs(60),
+                deadline_margin: Duration::from_secs(5),
+            },
+        )
+        .map_err(|e| setup(&e))?,
+    );
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut tasks = vec![
+        tokio::spawn(api::serve(listener, Arc::new(handlers))),
+        tokio::spawn(s3_trigger::run(
+            producer,
+            sqs.clone(),
+            stack.events_url.clone(),
+            faults.s3_delivery.clone(),
+        )),
+    ];
+    let mapping = event_source::Mapping {
+        queue_url: stack.queue_url.clone(),
+        queue_arn: stack.queue_arn.clone(),
+        region,
+        batch_size: settings.batch_size,
+        batching_window: settings.batching_window,
+        timeout: settings.consumer_timeout,
+    };
+    for _ in 0..settings.consumer_concurrency.max(1) {
+        tasks.push(tokio::spawn(event_source::run(
+            consumer.clone(),
+            sqs.clone(),
+            mapping.clone(),
+        )));
+    }
+    if let Some(every) = settings.reconcile_every {
+        tasks.push(tokio::spawn(schedule::run(redriver.clone(), every)));
+    }
+    tracing::info!(api = %api_url, bucket = %stack.bucket, "local mode running");
+    Ok(Running {
+        stack,
+        api_url,
+        redriver,
+        tasks,
+    })
+}

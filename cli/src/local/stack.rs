@@ -1,0 +1,157 @@
+//! Creates what Terraform creates, on the local endpoint: the bucket with its ObjectCreated
+//! notification (to an events queue, which the S3 trigger reads), the work queue with its
+//! redrive policy to the DLQ, and the ledger table with its status index and TTL. Creating
+//! an existing resource is not an error, so a restarted local mode picks up where it was.
+
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use claimcheck::ledger::Ledger;
+
+use super::LocalError;
+
+/// Names and timings of the local stack.
+#[derive(Debug, Clone)]
+pub struct StackSpec {
+    pub name: String,
+    pub uploads_prefix: String,
+    pub max_receive_count: u32,
+    pub visibility_timeout_seconds: u64,
+    pub queue_retention_seconds: u64,
+    pub dlq_retention_seconds: u64,
+}
+
+/// What was provisioned.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stack {
+    pub bucket: String,
+    pub table: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub events_url: String,
+}
+
+pub async fn provision(sdk: &aws_config::SdkConfig, spec: &StackSpec) -> Result<Stack, LocalError> {
+    let s3 = aws_sdk_s3::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let bucket = format!("{}-payloads", spec.name);
+    if let Err(e) = s3.create_bucket().bucket(&bucket).send().await {
+        let owned = e
+            .as_service_error()
+            .is_some_and(|e| e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists());
+        if !owned {
+            return Err(LocalError::aws("CreateBucket", &e));
+        }
+    }
+    let (dlq_url, dlq_arn) = queue(
+        &sqs,
+        &format!("{}-dlq", spec.name),
+        &[(
+            QueueAttributeName::MessageRetentionPeriod,
+            spec.dlq_retention_seconds.to_string(),
+        )],
+    )
+    .await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": spec.max_receive_count,
+    });
+    let (queue_url, queue_arn) = queue(
+        &sqs,
+        &format!("{}-work", spec.name),
+        &[
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                spec.visibility_timeout_seconds.to_string(),
+            ),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                spec.queue_retention_seconds.to_string(),
+            ),
+        ],
+    )
+    .await?;
+    // A failed producer run is retried when the event reappears, as Lambda retries an
+    // asynchronous S3 invocation.
+    let (events_url, events_arn) = queue(
+        &sqs,
+        &format!("{}-s3-events", spec.name),
+        &[(QueueAttributeName::VisibilityTimeout, "5".into())],
+    )
+    .await?;
+    let notification = NotificationConfiguration::builder()
+        .queue_configurations(
+            QueueConfiguration::builder()
+                .queue_arn(events_arn)
+                .events(Event::from("s3:ObjectCreated:*"))
+                .filter(
+                    NotificationConfigurationFilter::builder()
+                        .key(
+                            S3KeyFilter::builder()
+                                .filter_rules(
+                                    FilterRule::builder()
+                                        .name(FilterRuleName::Prefix)
+                                        .value(&spec.uploads_prefix)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+                .map_err(|e| LocalError::Setup(e.to_string()))?,
+        )
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(notification)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("PutBucketNotificationConfiguration", &e))?;
+    let table = format!("{}-ledger", spec.name);
+    Ledger::new(aws_sdk_dynamodb::Client::new(sdk), &table)
+        .create_table()
+        .await
+        .map_err(|e| LocalError::Setup(e.to_string()))?;
+    Ok(Stack {
+        bucket,
+        table,
+        queue_url,
+        queue_arn,
+        dlq_url,
+        events_url,
+    })
+}
+
+/// Creates (or finds) a queue; returns its URL and ARN.
+async fn queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> Result<(String, String), LocalError> {
+    let mut create = sqs.create_queue().queue_name(name);
+    for (attribute, value) in attributes {
+        create = create.attributes(attribute.clone(), value);
+    }
+    let url = create
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("CreateQueue", &e))?
+        .queue_url
+        .ok_or_else(|| LocalError::Setup(format!("no URL for queue {name}")))?;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("GetQueueAttributes", &e))?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .ok_or_else(|| LocalError::Setup(format!("no ARN for queue {name}")))?;
+    Ok((url, arn))
+}

@@ -1,0 +1,150 @@
+//! `failed`, `redrive` and `reconcile`: the operator's commands. They run the redriver's own
+//! library code here, with the caller's AWS credentials, rather than invoking the deployed
+//! function: the same checks and statistics, no `lambda:InvokeFunction` permission needed,
+//! no 15-minute cap, and they work against local mode too.
+
+use std::time::{Duration, SystemTime};
+
+use claimcheck::ledger::{Ledger, PayloadRecord, Status};
+use serde::Serialize;
+
+use crate::CliError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedPayload {
+    pub id: String,
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+impl From<PayloadRecord> for FailedPayload {
+    fn from(record: PayloadRecord) -> Self {
+        Self {
+            id: record.id,
+            status: record.status.to_string(),
+            attempts: record.attempts,
+            last_error: record.last_error,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// Payloads in the given states (default `dead` and `failed`), oldest change first, at most
+/// `limit`, paging through the ledger's status index.
+pub async fn failed(
+    ledger: &Ledger,
+    statuses: &[Status],
+    limit: usize,
+) -> Result<Vec<FailedPayload>, CliError> {
+    let mut found = Vec::new();
+    let now = ledger.now();
+    for status in statuses {
+        let mut start = None;
+        loop {
+            let page_size = (limit - found.len()).clamp(1, 100) as i32;
+            let page = ledger
+                .list_by_status(*status, now, page_size, start)
+                .await
+                .map_err(|e| CliError::Remote(e.to_string()))?;
+            found.extend(page.records.into_iter().map(FailedPayload::from));
+            if found.len() >= limit {
+                found.truncate(limit);
+                return Ok(found);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Runs a redriver mode locally; `time_limit` plays the Lambda deadline's part.
+pub async fn run_redriver(
+    deps: &redriver::Redriver,
+    request: redriver::Request,
+    time_limit: Duration,
+) -> Result<redriver::Report, CliError> {
+    redriver::handle(deps, request, SystemTime::now() + time_limit)
+        .await
+        .map_err(|e| CliError::Remote(e.to_string()))
+}
+
+/// The human lines for a redriver report.
+pub fn describe(report: &redriver::Report) -> Vec<String> {
+    use redriver::Report;
+    let mut lines = Vec::new();
+    let progress = |complete: bool, stopped: &Option<String>| match (complete, stopped) {
+        (true, _) => "complete".to_owned(),
+        (false, Some(why)) => format!("stopped early: {why}"),
+        (false, None) => "stopped early".to_owned(),
+    };
+    match report {
+        Report::Redrive(r) => {
+            let s = r.stats;
+            lines.push(format!(
+                "redrive{}: scanned {}, redriven {}, parked {}, skipped {}, failed {} ({})",
+                if r.dry_run { " (dry run)" } else { "" },
+                s.scanned,
+                s.redriven,
+                s.parked,
+                s.skipped,
+                s.failed,
+                progress(r.complete, &r.stopped_because)
+            ));
+            for a in &r.actions {
+                lines.push(format!(
+                    "  {:<11} {} payload {}: {}",
+                    format!("{:?}", a.verdict).to_lowercase(),
+                    a.message_id,
+                    a.payload_id.as_deref().unwrap_or("-"),
+                    a.reason
+                ));
+            }
+        }
+        Report::Reconcile(r) => {
+            let s = r.stats;
+            lines.push(format!(
+                "reconcile{}: scanned {}, stalled {}, reconciled {}, failed {} ({})",
+                if r.dry_run { " (dry run)" } else { "" },
+                s.scanned,
+                s.stalled,
+                s.reconciled,
+                s.failed,
+                progress(r.complete, &r.stopped_because)
+            ));
+            for a in &r.actions {
+                lines.push(format!("  {} {:?}: {}", a.payload_id, a.stall, a.action));
+            }
+        }
+        Report::Native(r) => {
+            lines.push(format!(
+                "native redrive{} from {}: {} message(s) in the DLQ, {} payload(s) marked redriven",
+                if r.dry_run { " (dry run)" } else { "" },
+                r.source_arn,
+                r.messages_in_dlq.map_or("?".into(), |n| n.to_string()),
+                r.payloads_marked_redriven
+            ));
+            if let Some(handle) = &r.task_handle {
+                lines.push(format!(
+                    "  task {handle}: {}",
+                    r.status.as_deref().unwrap_or("status unknown")
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// Parses a `--status` value.
+pub fn status(name: &str) -> Result<Status, CliError> {
+    Status::parse(name).ok_or_else(|| {
+        CliError::Usage(format!(
+            "unknown status {name:?}; one of {}",
+            Status::ALL.map(|s| s.as_str()).join(", ")
+        ))
+    })
+}

@@ -1,0 +1,401 @@
+//! The `claimcheck` binary, run as a user runs it, against the local AWS endpoint and the
+//! HTTP API served in process by local mode's API server (the real presign handlers).
+
+#[path = "../../shared/tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use claimcheck::object_key::KeyPrefix;
+use claimcheck_cli::local::api::{ApiHandlers, serve};
+use serde_json::Value;
+
+struct Stack {
+    aws: common::Endpoint,
+    api_url: String,
+    bucket: String,
+    table: String,
+    queue: String,
+    dlq: String,
+    dir: tempfile::TempDir,
+}
+
+async fn stack() -> Stack {
+    let aws = common::endpoint().await;
+    let bucket = aws.bucket().await;
+    let ledger = aws.ledger().await;
+    let table = ledger.table().to_owned();
+    let prefix = KeyPrefix::new("uploads/").expect("prefix");
+    let handlers = ApiHandlers {
+        upload: presign_upload::PresignUpload::new(
+            &aws.config_as("presign-upload"),
+            presign_upload::Settings {
+                bucket: bucket.clone(),
+                table: table.clone(),
+                uploads_prefix: prefix.clone(),
+                max_size: 1 << 30,
+                allowed_content_types: vec![],
+                url_lifetime: Duration::from_secs(900),
+            },
+        ),
+        download: presign_download::PresignDownload::new(
+            &aws.config_as("presign-download"),
+            presign_download::Settings {
+                bucket: bucket.clone(),
+                table: table.clone(),
+                uploads_prefix: prefix,
+                url_lifetime: Duration::from_secs(300),
+            },
+        ),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(serve(listener, Arc::new(handlers)));
+    let queue = aws.queue().await;
+    let dlq = aws.queue().await;
+    Stack {
+        aws,
+        api_url,
+        bucket,
+        table,
+        queue,
+        dlq,
+        dir: tempfile::tempdir().expect("temp dir"),
+    }
+}
+
+impl Stack {
+    /// Runs `claimcheck ARGS` configured through the environment, as a user would.
+    async fn claimcheck(&self, args: &[&str]) -> Output {
+        self.claimcheck_with_stdin(args, None).await
+    }
+
+    async fn claimcheck_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        use tokio::io::AsyncWriteExt;
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimcheck"));
+        command
+            .args(args)
+            .env("CLAIMCHECK_API_URL", &self.api_url)
+            .env("CLAIMCHECK_BUCKET", &self.bucket)
+            .env("CLAIMCHECK_TABLE", &self.table)
+            .env("CLAIMCHECK_QUEUE_URL", &self.queue)
+            .env("CLAIMCHECK_DLQ_URL", &self.dlq)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("spawn claimcheck");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).await.expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().await.expect("claimcheck ran")
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+fn json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "claimcheck failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+/// The single stderr line of a failed run, and its exit code.
+fn failure(output: &Output) -> (i32, String) {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line, no backtrace: {stderr:?}"
+    );
+    assert!(stderr.starts_with("claimcheck: error: "), "{stderr:?}");
+    (output.status.code().expect("exit code"), stderr)
+}
+
+/// Largest peak RSS of any child process this test binary has waited for, in MiB.
+fn children_peak_rss_mib() -> f64 {
+    // SAFETY: getrusage only writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+async fn write_generated(path: &Path, size: u64) -> String {
+    use sha2::Digest;
+    let mut source = common::Generated::new(size);
+    let mut file = tokio::fs::File::create(path).await.expect("create");
+    tokio::io::copy(&mut source, &mut file)
+        .await
+        .expect("write");
+    hex(&source.hash.finalize())
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn file_sha256(path: &Path) -> String {
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await.expect("open");
+    let mut hash = sha2::Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).await.expect("read");
+        if n == 0 {
+            return hex(&hash.finalize());
+        }
+        hash.update(&buffer[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_and_download_round_trip_256_mib_in_bounded_memory() {
+    const SIZE: u64 = 256 << 20;
+    let s = stack().await;
+    let original = s.path("big.bin");
+    let sha = write_generated(Path::new(&original), SIZE).await;
+
+    let uploaded = json(
+        &s.claimcheck(&["upload", &original, "--json", "--quiet"])
+            .await,
+    );
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+    assert_eq!(uploaded["size"], SIZE);
+
+    let status = json(&s.claimcheck(&["status", &id, "--json"]).await);
+    assert_eq!(status["status"], "pending", "no producer runs in this test");
+    assert!(status.get("download").is_none(), "URLs are never printed");
+
+    let copy = s.path("copy.bin");
+    let downloaded = json(
+        &s.claimcheck(&["download", &id, "-o", &copy, "--json", "--quiet"])
+            .await,
+    );
+    assert_eq!(downloaded["size"], SIZE);
+    assert_eq!(file_sha256(Path::new(&copy)).await, sha, "byte-identical");
+    // Streaming in 256 KiB chunks: the process never holds the payload. The bound is far
+    // below the 256 MiB that buffering would take (a debug build's baseline is ~20 MiB).
+    let peak = children_peak_rss_mib();
+    println!("claimcheck peak RSS over upload and download of 256 MiB: {peak:.1} MiB");
+    assert!(peak < 96.0, "peak RSS {peak:.1} MiB");
+}
+
+#[tokio::test]
+async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
+    let s = stack().await;
+    let small = s.path("small.csv");
+    std::fs::write(&small, "a,b\n1,2\n").expect("write");
+
+    let (code, line) = failure(&s.claimcheck(&["upload", &s.path("missing.bin")]).await);
+    assert_eq!(code, 2);
+    assert!(
+        line.contains("cannot read") && line.contains("No such file or directory"),
+        "{line}"
+    );
+
+    // Root reads any file whatever its mode, so "unreadable" is a directory here.
+    let (code, line) = failure(&s.claimcheck(&["upload", &s.path("")]).await);
+    assert_eq!(code, 2);
+    assert!(line.contains("not a regular file"), "{line}");
+
+    let (code, line) = failure(
+        &s.claimcheck(&["upload", &small, "--api", "not a url"])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(line.contains("bad API URL"), "{line}");
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for command in ["status", "download"] {
+        let (code, line) = failure(&s.claimcheck(&[command, &unknown]).await);
+        assert_eq!(code, 3, "{command}");
+        assert!(line.contains(&format!("no payload {unknown}")), "{line}");
+    }
+
+    // The API refuses a malformed content type: its code and message, exit 2.
+    let (code, line) = failure(
+        &s.claimcheck(&["upload", &small, "--content-type", "not a type"])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(line.contains("400 invalid_content_type"), "{line}");
+
+    // Nobody listening: a remote failure, exit 1.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let (code, line) = failure(
+        &s.claimcheck(&[
+            "upload",
+            &small,
+            "--api",
+            &format!("http://127.0.0.1:{closed}"),
+        ])
+        .await,
+    );
+    assert_eq!(code, 1);
+    assert!(line.contains("cannot reach the API"), "{line}");
+
+    // Not configured at all.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimcheck"))
+        .args(["status", &unknown])
+        .env_remove("CLAIMCHECK_API_URL")
+        .output()
+        .await
+        .expect("ran");
+    let (code, line) = failure(&output);
+    assert_eq!(code, 2);
+    assert!(line.contains("--api"), "{line}");
+
+    // A usage mistake is clap's: exit 2 with usage text.
+    let output = s.claimcheck(&["download"]).await;
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn send_and_receive_large_and_small_messages_from_the_shell() {
+    let s = stack().await;
+    let large = s.path("large.bin");
+    let sha = write_generated(Path::new(&large), 300 * 1024).await;
+    let sent = json(
+        &s.claimcheck(&["send", &large, "--attribute", "kind=report", "--json"])
+            .await,
+    );
+    assert!(
+        sent["offloaded_to"]
+            .as_str()
+            .is_some_and(|p| p.starts_with(&format!("s3://{}/", s.bucket))),
+        "{sent}"
+    );
+    let small = json(
+        &s.claimcheck_with_stdin(&["send", "--json"], Some(b"hello from stdin"))
+            .await,
+    );
+    assert!(small["offloaded_to"].is_null());
+
+    let out_dir = s.path("received");
+    std::fs::create_dir(&out_dir).expect("dir");
+    let received = json(
+        &s.claimcheck(&[
+            "receive", "--max", "10", "--wait", "1", "-o", &out_dir, "--delete", "--json",
+        ])
+        .await,
+    );
+    let received = received.as_array().expect("array");
+    assert_eq!(received.len(), 2);
+    let big = received
+        .iter()
+        .find(|m| m["offloaded"] == true)
+        .expect("the offloaded one");
+    assert_eq!(big["attributes"]["kind"], "report");
+    let file = big["file"].as_str().expect("file");
+    assert_eq!(file_sha256(Path::new(file)).await, sha);
+    let inline = received
+        .iter()
+        .find(|m| m["offloaded"] == false)
+        .expect("the inline one");
+    let text = std::fs::read_to_string(inline["file"].as_str().expect("file")).expect("read");
+    assert_eq!(text, "hello from stdin");
+    // Deleted with their payloads.
+    assert_eq!(s.aws.approximate_count(&s.queue).await, 0);
+    assert!(s.aws.keys(&s.bucket).await.is_empty());
+}
+
+#[tokio::test]
+async fn operators_list_failures_and_redrive_from_the_shell() {
+    use claimcheck::PayloadPointer;
+    use claimcheck::ledger::{Changes, Ledger, NewPayload, Status};
+
+    let s = stack().await;
+    let ledger = Ledger::new(aws_sdk_dynamodb::Client::new(&s.aws.config), &s.table);
+    let id = uuid::Uuid::new_v4().to_string();
+    let object = PayloadPointer::new(&s.bucket, format!("uploads/{id}"));
+    ledger
+        .create_pending(&NewPayload {
+            id: id.clone(),
+            object: object.clone(),
+            size: 5,
+            content_type: "text/plain".into(),
+            sha256: None,
+            metadata: Default::default(),
+            url_expires_at: ledger.now() + 60_000,
+        })
+        .await
+        .expect("create");
+    let dead = Changes {
+        last_error: Some("processor: upstream timeout".into()),
+        ..Changes::default()
+    };
+    ledger
+        .transition(&id, &[], Status::Dead, &dead)
+        .await
+        .expect("dead");
+    s.aws
+        .s3
+        .put_object()
+        .bucket(&s.bucket)
+        .key(&object.key)
+        .body(b"hello".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    let attribute = |value: &str, data_type: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type(data_type)
+            .string_value(value)
+            .build()
+            .expect("attribute")
+    };
+    s.aws
+        .sqs
+        .send_message()
+        .queue_url(&s.dlq)
+        .message_body(object.to_body())
+        .message_attributes("ExtendedPayloadSize", attribute("5", "Number"))
+        .message_attributes("payload_id", attribute(&id, "String"))
+        .send()
+        .await
+        .expect("park");
+
+    let failed = json(&s.claimcheck(&["failed", "--json"]).await);
+    assert_eq!(failed[0]["id"], id.as_str());
+    assert_eq!(failed[0]["last_error"], "processor: upstream timeout");
+
+    let dry = json(&s.claimcheck(&["redrive", "--dry-run", "--json"]).await);
+    assert_eq!(dry["mode"], "redrive");
+    assert_eq!(dry["stats"]["redriven"], 1);
+    assert_eq!(s.aws.approximate_count(&s.queue).await, 0);
+
+    let human = s.claimcheck(&["redrive"]).await;
+    assert!(human.status.success());
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.starts_with(
+            "redrive: scanned 1, redriven 1, parked 0, skipped 0, failed 0 (complete)"
+        ),
+        "{text}"
+    );
+    assert_eq!(s.aws.approximate_count(&s.queue).await, 1);
+
+    let reconcile = json(&s.claimcheck(&["reconcile", "--json"]).await);
+    assert_eq!(reconcile["mode"], "reconcile");
+    assert_eq!(reconcile["stats"]["stalled"], 0);
+
+    let (code, line) = failure(&s.claimcheck(&["failed", "--status", "broken"]).await);
+    assert_eq!(code, 2);
+    assert!(line.contains("unknown status"), "{line}");
+}

@@ -1,0 +1,326 @@
+//! The end-to-end fault test: N uploads (500; `CLAIMCHECK_E2E_PAYLOADS` for quick runs)
+//! through local mode — the real API, S3 trigger, SQS event source mapping and redriver over
+//! the local endpoint — with the faults production has: a processor that fails transiently on
+//! a fifth of its attempts, S3 events delivered twice, a consumer invocation killed mid-batch,
+//! poison payloads that fail for good until their fault is switched off and they are
+//! redriven, and an S3 event that is lost so only reconcile can find its upload.
+//! Afterwards every payload is `done` and was processed exactly once, both queues are empty,
+//! and every object in the bucket belongs to a payload.
+
+#[path = "../../shared/tests/common/mod.rs"]
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use claimcheck::ledger::{Ledger, Status};
+use claimcheck::processor::{Body, Outcome, PayloadMeta, Processor, VerifyingProcessor};
+use claimcheck_cli::local::s3_trigger::Delivery;
+use claimcheck_cli::local::{Faults, LocalSettings};
+use futures::StreamExt;
+use sha2::Digest;
+
+const POISON: &str = "application/x-e2e-poison";
+const POISONED: usize = 3;
+
+/// The processor with injected faults; it counts its side effects per payload.
+struct Faulty {
+    poison_on: AtomicBool,
+    calls: AtomicUsize,
+    kill_at: usize,
+    killed: AtomicBool,
+    transient: AtomicUsize,
+    side_effects: Mutex<HashMap<String, u32>>,
+}
+
+impl Processor for Faulty {
+    async fn process(&self, meta: &PayloadMeta, body: Body) -> Outcome {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call == self.kill_at {
+            // Hangs before any side effect, so Lambda's timeout kills this invocation
+            // mid-batch: its lease and its batch's messages are left to expire.
+            self.killed.store(true, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
+        let id = meta.id.clone().unwrap_or_default();
+        if meta.content_type.as_deref() == Some(POISON) && self.poison_on.load(Ordering::SeqCst) {
+            return Outcome::Permanent(
+                "poison payload (injected; fixed by switching it off)".into(),
+            );
+        }
+        let roll = sha2::Sha256::digest(format!("{id}/{}/{call}", meta.receive_count));
+        if roll[0] < 51 {
+            self.transient.fetch_add(1, Ordering::SeqCst);
+            return Outcome::Retry("injected transient failure".into());
+        }
+        let outcome = VerifyingProcessor.process(meta, body).await;
+        if matches!(outcome, Outcome::Done { .. }) {
+            *self
+                .side_effects
+                .lock()
+                .expect("lock")
+                .entry(id)
+                .or_default() += 1;
+        }
+        outcome
+    }
+}
+
+async fn count(ledger: &Ledger, status: Status) -> usize {
+    let mut total = 0;
+    let mut start = None;
+    loop {
+        let page = ledger
+            .list_by_status(status, ledger.now() + 60_000, 500, start)
+            .await
+            .expect("list");
+        total += page.records.len();
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return total,
+        }
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(()) => return,
+            Err(state) if started.elapsed() > limit => panic!("{what}: gave up: {state}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_uploads_survive_every_fault_exactly_once() {
+    let n: usize = std::env::var("CLAIMCHECK_E2E_PAYLOADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let aws = common::endpoint().await;
+    let mut settings = LocalSettings::from_defaults(&common::unique("e2e")).expect("defaults");
+    // Timings scaled down so retries happen in seconds; the rest is Terraform's configuration.
+    settings.stack.visibility_timeout_seconds = 2;
+    settings.lease = Duration::from_secs(2);
+    settings.consumer_timeout = Duration::from_secs(8);
+    settings.upload_url_lifetime = Duration::from_secs(5);
+    settings.pending_grace = Duration::ZERO;
+    settings.reconcile_every = None;
+    let processor = Faulty {
+        poison_on: AtomicBool::new(true),
+        calls: AtomicUsize::new(0),
+        kill_at: n / 5,
+        killed: AtomicBool::new(false),
+        transient: AtomicUsize::new(0),
+        side_effects: Mutex::new(HashMap::new()),
+    };
+    let lost: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let duplicated = Arc::new(AtomicUsize::new(0));
+    let plan = {
+        let lost = lost.clone();
+        let duplicated = duplicated.clone();
+        Arc::new(move |key: &str| {
+            if lost.lock().expect("lock").contains(key) {
+                return Delivery::Lost;
+            }
+            if sha2::Sha256::digest(key)[0] < 26 {
+                duplicated.fetch_add(1, Ordering::SeqCst);
+                return Delivery::Twice;
+            }
+            Delivery::Once
+        })
+    };
+    let faults = Faults { s3_delivery: plan };
+    let processor = Arc::new(processor);
+    let running = claimcheck_cli::local::start(
+        &aws.config,
+        &settings,
+        SharedProcessor(processor.clone()),
+        faults,
+    )
+    .await
+    .expect("local mode");
+    let ledger = Ledger::new(
+        aws_sdk_dynamodb::Client::new(&aws.config),
+        &running.stack.table,
+    );
+
+    // N uploads through the API, eight at a time; a few poison, one whose event is lost.
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let ids: Vec<String> = futures::stream::iter(0..n)
+        .map(|i| {
+            let http = http.clone();
+            let api = running.api_url.clone();
+            let lost = lost.clone();
+            async move {
+                let body = format!("payload {i}\n").repeat(1 + i % 200);
+                let content_type = if is_poison(i, n) {
+                    POISON
+                } else {
+                    "text/plain"
+                };
+                let sha = base64_sha(&body);
+                let ticket: serde_json::Value = http
+                    .post(format!("{api}/uploads"))
+                    .header("content-type", "application/json")
+                    .body(
+                        serde_json::json!({
+                            "content_type": content_type,
+                            "content_length": body.len(),
+                            "sha256": sha,
+                        })
+                        .to_string(),
+                    )
+                    .send()
+                    .await
+                    .expect("POST /uploads")
+                    .bytes()
+                    .await
+                    .map(|b| serde_json::from_slice(&b).expect("a JSON ticket"))
+                    .expect("ticket");
+                let id = ticket["id"].as_str().expect("id").to_owned();
+                if i == 2 {
+                    lost.lock().expect("lock").insert(format!("uploads%2F{id}"));
+                }
+                let mut put = http.put(ticket["url"].as_str().expect("url"));
+                for (name, value) in ticket["headers"].as_object().expect("headers") {
+                    put = put.header(name, value.as_str().expect("header"));
+                }
+                let status = put.body(body).send().await.expect("PUT").status();
+                assert!(status.is_success(), "upload {i}: {status}");
+                id
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    println!("{n} uploads in {:.1} s", started.elapsed().as_secs_f64());
+
+    // Everything but the poison payloads and the lost upload gets done; the poison ones are
+    // parked in the DLQ (`dead`), as are any whose transient failures used up every receive.
+    let poison_count = POISONED.min(n);
+    wait_until("the first pass", Duration::from_secs(600), || async {
+        let done = count(&ledger, Status::Done).await;
+        let dead = count(&ledger, Status::Dead).await;
+        let in_dlq = aws.approximate_count(&running.stack.dlq_url).await;
+        let settled = done + dead + 1 == n && dead >= poison_count && in_dlq == dead;
+        if settled {
+            Ok(())
+        } else {
+            Err(format!("done {done}, dead {dead}, DLQ {in_dlq}"))
+        }
+    })
+    .await;
+    assert!(
+        processor.killed.load(Ordering::SeqCst),
+        "an invocation was killed"
+    );
+    let dead = count(&ledger, Status::Dead).await;
+
+    // The fault is fixed: redrive brings every parked message back, checked.
+    processor.poison_on.store(false, Ordering::SeqCst);
+    let deadline = SystemTime::now() + Duration::from_secs(120);
+    let redrive = redriver::handle(&running.redriver, redriver::Request::default(), deadline)
+        .await
+        .expect("redrive");
+    let redriver::Report::Redrive(redrive) = redrive else {
+        unreachable!()
+    };
+    assert_eq!(
+        redrive.stats,
+        redriver::RedriveStats {
+            scanned: dead as u32,
+            redriven: dead as u32,
+            parked: 0,
+            skipped: 0,
+            failed: 0
+        },
+        "{redrive:#?}"
+    );
+
+    // The lost event: only reconcile finds that upload, once its URL has expired.
+    tokio::time::sleep(settings.upload_url_lifetime).await;
+    let reconcile_request = || redriver::Request {
+        mode: redriver::Mode::Reconcile,
+        ..redriver::Request::default()
+    };
+    let reconcile = redriver::handle(&running.redriver, reconcile_request(), deadline)
+        .await
+        .expect("reconcile");
+    let redriver::Report::Reconcile(reconcile) = reconcile else {
+        unreachable!()
+    };
+    assert_eq!(reconcile.stats.stalled, 1, "{reconcile:#?}");
+    assert_eq!(reconcile.stats.reconciled, 1);
+    assert_eq!(reconcile.actions[0].stall, redriver::Stall::LostEvent);
+
+    wait_until("every payload done", Duration::from_secs(300), || async {
+        let done = count(&ledger, Status::Done).await;
+        let queued = aws.approximate_count(&running.stack.queue_url).await;
+        let parked = aws.approximate_count(&running.stack.dlq_url).await;
+        if done == n && queued == 0 && parked == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "done {done}/{n}, work queue {queued}, DLQ {parked}"
+            ))
+        }
+    })
+    .await;
+
+    // Exactly once: each payload's side effect happened once, however often it was delivered.
+    let effects = processor.side_effects.lock().expect("lock").clone();
+    assert_eq!(effects.len(), n);
+    for id in &ids {
+        assert_eq!(effects.get(id), Some(&1), "payload {id}");
+    }
+    // No orphaned objects: every object belongs to a payload (all kept for the lifecycle rule).
+    let keys: HashSet<String> = aws.keys(&running.stack.bucket).await.into_iter().collect();
+    let expected: HashSet<String> = ids.iter().map(|id| format!("uploads/{id}")).collect();
+    assert_eq!(keys, expected);
+    // A second reconcile has nothing to do.
+    let again = redriver::handle(&running.redriver, reconcile_request(), deadline)
+        .await
+        .expect("reconcile");
+    let redriver::Report::Reconcile(again) = again else {
+        unreachable!()
+    };
+    assert_eq!(again.stats.stalled, 0);
+    println!(
+        "{n} payloads done exactly once in {:.1} s: {} transient failures injected, {} events duplicated, 1 lost, {} parked and redriven",
+        started.elapsed().as_secs_f64(),
+        processor.transient.load(Ordering::SeqCst),
+        duplicated.load(Ordering::SeqCst),
+        dead
+    );
+    running.stop();
+}
+
+/// Lets the test keep a handle on the processor local mode runs.
+struct SharedProcessor(Arc<Faulty>);
+
+impl Processor for SharedProcessor {
+    async fn process(&self, meta: &PayloadMeta, body: Body) -> Outcome {
+        self.0.process(meta, body).await
+    }
+}
+
+/// Payloads 1, n/3 + 1 and 2n/3 + 1 are poison.
+fn is_poison(i: usize, n: usize) -> bool {
+    let stride = (n / POISONED).max(2);
+    i % stride == 1 && i / stride < POISONED
+}
+
+fn base64_sha(body: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body.as_bytes()))
+}
