@@ -6,8 +6,16 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 WITH_ENDPOINT := tests/with-endpoint.sh
+PACKAGE_VENV := .venv-package
+FUNCTIONS := presign-upload presign-download producer consumer redriver
+# cargo-lambda's architecture flag: x86-64 here (only the x86_64 standard library can be
+# installed on these machines); `make package ARCH=arm64` where
+# `rustup target add aarch64-unknown-linux-gnu` works (Terraform's default architecture).
+ARCH ?= x86-64
+TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy unit-and-integration bench demo venv clean
+.PHONY: test fmt-check clippy unit-and-integration package-check package plan deploy bench demo venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -17,9 +25,16 @@ $(VENV)/.installed: tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
+## cargo-lambda and the zig linker it uses, pinned (tests/package/requirements.txt).
+$(PACKAGE_VENV)/.installed: tests/package/requirements.txt
+	python3 -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/package/requirements.txt
+	touch $@
+
 ## Everything: formatting, lints, unit, property, integration and interop tests against a
-## local AWS endpoint that is started and stopped here.
-test: venv fmt-check clippy unit-and-integration
+## local AWS endpoint that is started and stopped here, then the packaged functions started
+## the way Lambda starts them.
+test: venv fmt-check clippy unit-and-integration package-check
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -29,6 +44,30 @@ clippy:
 
 unit-and-integration: venv
 	$(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
+
+## Each function packaged by cargo-lambda (unoptimised profile `lambda-check`, for build time),
+## unpacked, started with Lambda's environment against a Runtime API stub and given one real
+## event of its kind: proves each main.rs, not only the handlers.
+package-check: venv $(PACKAGE_VENV)/.installed
+	$(CARGO_LAMBDA) --profile lambda-check --x86-64 --lambda-dir "$(TARGET_DIR)/lambda-check"
+	$(WITH_ENDPOINT) $(PYTHON) tests/package/run_zips.py check "$(TARGET_DIR)/lambda-check"
+
+## The five deployable zips (release: LTO, stripped), with their sizes.
+package: $(PACKAGE_VENV)/.installed
+	$(CARGO_LAMBDA) --release --$(ARCH)
+	@for f in $(FUNCTIONS); do ls -l "$(TARGET_DIR)/lambda/$$f/bootstrap.zip" | awk -v f=$$f '{ printf "%-17s %6.2f MB\n", f, $$5 / 1e6 }'; done
+
+## Terraform against a real AWS account: needs AWS credentials and the hashicorp/aws provider
+## download, neither of which these machines have (see infra/README.md).
+plan:
+	$(MAKE) package ARCH=arm64
+	terraform -chdir=infra init
+	terraform -chdir=infra plan -var lambda_zip_dir="$(TARGET_DIR)/lambda" -var architecture=arm64
+
+deploy:
+	$(MAKE) package ARCH=arm64
+	terraform -chdir=infra init
+	terraform -chdir=infra apply -var lambda_zip_dir="$(TARGET_DIR)/lambda" -var architecture=arm64
 
 ## The whole pipeline on this machine: local mode against the local endpoint, sample
 ## uploads followed through the ledger, a poison payload dead-lettered and redriven, a
@@ -40,11 +79,21 @@ demo: venv
 ## Benchmarks: printed figures, never assertions.
 ## Each runs with its own package selected (their feature sets differ), built before the
 ## endpoint starts.
-bench: venv
-	cargo build --release --locked --example stream_payload -p claimcheck-shared
-	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck-shared
+bench: venv $(PACKAGE_VENV)/.installed
+	cargo build --release --locked --example stream_payload --example client_cpu --example presign_rate -p claimcheck-shared
 	cargo build --release --locked --example consumer_rss -p consumer
+	$(MAKE) package ARCH=x86-64
+	@echo "== 1. function init vs Python, and 5. zip sizes"
+	$(PYTHON) tests/package/run_zips.py bench "$(TARGET_DIR)/lambda"
+	@echo "== 2. payload store and consumer peak RSS"
+	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck-shared
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example consumer_rss -p consumer
+	@echo "== 3. client CPU: 200 x 1 MiB send+receive+delete"
+	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example client_cpu -p claimcheck-shared
+	$(WITH_ENDPOINT) $(PYTHON) tests/bench/client_cpu.py
+	@echo "== 4. presigned URLs per second on one core"
+	taskset -c 0 cargo run --release --locked --quiet --example presign_rate -p claimcheck-shared
+	taskset -c 0 $(PYTHON) tests/bench/presign_rate.py
 
 clean:
 	cargo clean
