@@ -7,6 +7,9 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 WITH_ENDPOINT := tests/with-endpoint.sh
 PACKAGE_VENV := .venv-package
+# Every AWS request the tests make, with who signed it: the IAM check compares each
+# function's calls with its role (tests/infra/test_iam_matches_code.py).
+CALL_LOG := $(CURDIR)/.calls.jsonl
 FUNCTIONS := presign-upload presign-download producer consumer redriver
 # cargo-lambda's architecture flag: x86-64 here (only the x86_64 standard library can be
 # installed on these machines); `make package ARCH=arm64` where
@@ -15,7 +18,7 @@ ARCH ?= x86-64
 TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy unit-and-integration package-check package plan deploy bench demo venv clean
+.PHONY: test fmt-check clippy unit-and-integration package-check infra-check package plan deploy bench demo venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -34,7 +37,7 @@ $(PACKAGE_VENV)/.installed: tests/package/requirements.txt
 ## Everything: formatting, lints, unit, property, integration and interop tests against a
 ## local AWS endpoint that is started and stopped here, then the packaged functions started
 ## the way Lambda starts them.
-test: venv fmt-check clippy unit-and-integration package-check
+test: venv fmt-check clippy unit-and-integration package-check infra-check
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -43,14 +46,20 @@ clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 unit-and-integration: venv
-	$(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
+	rm -f $(CALL_LOG)
+	CLAIMCHECK_CALL_LOG=$(CALL_LOG) $(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
 
 ## Each function packaged by cargo-lambda (unoptimised profile `lambda-check`, for build time),
 ## unpacked, started with Lambda's environment against a Runtime API stub and given one real
 ## event of its kind: proves each main.rs, not only the handlers.
 package-check: venv $(PACKAGE_VENV)/.installed
 	$(CARGO_LAMBDA) --profile lambda-check --x86-64 --lambda-dir "$(TARGET_DIR)/lambda-check"
-	$(WITH_ENDPOINT) $(PYTHON) tests/package/run_zips.py check "$(TARGET_DIR)/lambda-check"
+	CLAIMCHECK_CALL_LOG=$(CALL_LOG) $(WITH_ENDPOINT) $(PYTHON) tests/package/run_zips.py check "$(TARGET_DIR)/lambda-check"
+
+## Terraform: fmt, checkov (zero failed checks) and the tests that parse the HCL, including
+## each role's actions against the calls recorded above.
+infra-check:
+	CLAIMCHECK_CALL_LOG=$(CALL_LOG) tests/infra/check.sh
 
 ## The five deployable zips (release: LTO, stripped), with their sizes.
 package: $(PACKAGE_VENV)/.installed

@@ -41,6 +41,8 @@ impl Processor for Faulty {
 struct Fixture {
     aws: common::Endpoint,
     consumer: Consumer<Faulty>,
+    /// The harness's view of the ledger: set-up and checks are not the function's calls.
+    ledger: claimcheck::ledger::Ledger,
     queue: String,
     queue_arn: String,
     dlq: String,
@@ -71,6 +73,7 @@ async fn fixture() -> Fixture {
     Fixture {
         aws,
         consumer,
+        ledger,
         queue,
         queue_arn,
         dlq,
@@ -96,8 +99,7 @@ impl Fixture {
             .await
             .expect("put");
         let sha = base64_sha(data);
-        self.consumer
-            .ledger
+        self.ledger
             .create_pending(&NewPayload {
                 id: id.clone(),
                 object: object.clone(),
@@ -109,8 +111,7 @@ impl Fixture {
             })
             .await
             .expect("ledger");
-        self.consumer
-            .ledger
+        self.ledger
             .transition(&id, &[Status::Pending], Status::Queued, &Changes::default())
             .await
             .expect("queued");
@@ -190,8 +191,7 @@ impl Fixture {
     }
 
     async fn status(&self, id: &str) -> Status {
-        self.consumer
-            .ledger
+        self.ledger
             .get(id)
             .await
             .expect("ledger")
@@ -230,8 +230,7 @@ async fn a_mixed_batch_reports_exactly_the_right_failures() {
         .await
         .expect("delete");
     let done = f.queued_payload(b"already done", None).await;
-    f.consumer
-        .ledger
+    f.ledger
         .claim(&done, "earlier", Duration::from_secs(60))
         .await
         .expect("claim");
@@ -239,8 +238,7 @@ async fn a_mixed_batch_reports_exactly_the_right_failures() {
         release_lease: true,
         ..Changes::default()
     };
-    f.consumer
-        .ledger
+    f.ledger
         .transition(&done, &[Status::Processing], Status::Done, &finished)
         .await
         .expect("done");
@@ -287,8 +285,7 @@ async fn a_mixed_batch_reports_exactly_the_right_failures() {
     assert_eq!(f.status(&transient).await, Status::Failed);
     assert_eq!(f.status(&panics).await, Status::Failed);
     assert!(
-        f.consumer
-            .ledger
+        f.ledger
             .get(&panics)
             .await
             .expect("l")
@@ -382,8 +379,7 @@ async fn near_the_deadline_no_record_is_started() {
 async fn a_payload_leased_by_a_live_invocation_is_retried_later() {
     let f = fixture().await;
     let id = f.queued_payload(b"busy", None).await;
-    f.consumer
-        .ledger
+    f.ledger
         .claim(&id, "another-invocation", Duration::from_secs(60))
         .await
         .expect("claim");
@@ -450,14 +446,11 @@ async fn a_crashed_invocations_lease_is_taken_over_after_it_expires() {
     let mut f = fixture().await;
     let now = Arc::new(std::sync::atomic::AtomicI64::new(1_764_000_000_000));
     let clock = now.clone();
-    f.consumer.ledger = f
-        .consumer
-        .ledger
-        .clone()
-        .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+    let clocked = Arc::new(move || clock.load(Ordering::SeqCst));
+    f.consumer.ledger = f.consumer.ledger.clone().with_clock(clocked.clone());
+    f.ledger = f.ledger.clone().with_clock(clocked);
     let id = f.queued_payload(b"orphaned lease", None).await;
-    f.consumer
-        .ledger
+    f.ledger
         .claim(&id, "crashed-invocation", Duration::from_secs(60))
         .await
         .expect("claim");

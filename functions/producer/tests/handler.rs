@@ -18,6 +18,8 @@ struct Fixture {
     aws: common::Endpoint,
     producer: Producer,
     queue: String,
+    /// The harness's view of the ledger: set-up and checks are not the function's calls.
+    ledger: claimcheck::ledger::Ledger,
 }
 
 async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
@@ -38,6 +40,7 @@ async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
         aws,
         producer,
         queue,
+        ledger,
     }
 }
 
@@ -59,8 +62,7 @@ impl Fixture {
     ) -> (String, S3Event) {
         let id = uuid::Uuid::new_v4().to_string();
         let key = format!("uploads/{id}");
-        self.producer
-            .ledger
+        self.ledger
             .create_pending(&NewPayload {
                 id: id.clone(),
                 object: PayloadPointer::new(self.bucket(), &key),
@@ -97,12 +99,7 @@ impl Fixture {
     }
 
     async fn record(&self, id: &str) -> claimcheck::ledger::PayloadRecord {
-        self.producer
-            .ledger
-            .get(id)
-            .await
-            .expect("ledger")
-            .expect("item")
+        self.ledger.get(id).await.expect("ledger").expect("item")
     }
 
     async fn status(&self, id: &str) -> Status {
@@ -125,7 +122,7 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
         &f.aws.config_as("presign-upload"),
         presign_upload::Settings {
             bucket: f.bucket().to_owned(),
-            table: f.producer.ledger.table().to_owned(),
+            table: f.ledger.table().to_owned(),
             uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
             max_size: 1 << 20,
             allowed_content_types: vec![],
@@ -377,8 +374,7 @@ async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
 async fn an_object_deleted_before_its_event_is_reported_not_failed() {
     let f = fixture(UnknownObjects::Ignore).await;
     let (id, event) = f.announced(b"gone", 4, None).await;
-    f.producer
-        .store
+    claimcheck::PayloadStore::new(f.aws.s3.clone())
         .delete(&PayloadPointer::new(f.bucket(), format!("uploads/{id}")))
         .await
         .expect("delete");

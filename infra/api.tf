@@ -1,0 +1,80 @@
+resource "aws_apigatewayv2_api" "http" {
+  name          = "${var.name}-api"
+  protocol_type = "HTTP"
+}
+
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  count            = var.api_authorization == "JWT" ? 1 : 0
+  api_id           = aws_apigatewayv2_api.http.id
+  authorizer_type  = "JWT"
+  name             = "${var.name}-jwt"
+  identity_sources = ["$request.header.Authorization"]
+  jwt_configuration {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
+  }
+}
+
+locals {
+  routes = {
+    "POST /uploads"      = "presign-upload"
+    "GET /payloads/{id}" = "presign-download"
+  }
+}
+
+resource "aws_apigatewayv2_integration" "route" {
+  for_each               = local.routes
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.function[each.value].invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "route" {
+  #checkov:skip=CKV_AWS_309:Authorization is a variable (AWS_IAM by default); NONE is an explicit, documented choice for public uploads.
+  for_each           = local.routes
+  api_id             = aws_apigatewayv2_api.http.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.route[each.key].id}"
+  authorization_type = var.api_authorization
+  authorizer_id      = var.api_authorization == "JWT" ? aws_apigatewayv2_authorizer.jwt[0].id : null
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days).
+  #checkov:skip=CKV_AWS_158:KMS for logs is optional; access logs hold no payload bytes or URLs.
+  name              = "/aws/apigateway/${var.name}-api"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = "$default"
+  auto_deploy = true
+  default_route_settings {
+    throttling_burst_limit = var.api_throttling_burst
+    throttling_rate_limit  = var.api_throttling_rate
+  }
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api.arn
+    format = jsonencode({
+      requestId = "$context.requestId"
+      ip        = "$context.identity.sourceIp"
+      time      = "$context.requestTime"
+      route     = "$context.routeKey"
+      status    = "$context.status"
+      latency   = "$context.responseLatency"
+      error     = "$context.integrationErrorMessage"
+    })
+  }
+}
+
+resource "aws_lambda_permission" "api_invokes" {
+  for_each      = local.routes
+  statement_id  = "AllowApiGateway"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.function[each.value].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/${replace(replace(each.key, " ", ""), "{id}", "*")}"
+}

@@ -1,0 +1,75 @@
+resource "aws_cloudwatch_log_group" "function" {
+  #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days); a year of debug logs for transient payloads is not wanted by default.
+  #checkov:skip=CKV_AWS_158:KMS for logs is optional; CloudWatch Logs encrypts at rest by default and the logs hold no payload bytes or URLs.
+  for_each          = toset(local.functions)
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_lambda_function" "function" {
+  #checkov:skip=CKV_AWS_117:No VPC: the functions reach only S3, SQS and DynamoDB over AWS endpoints; a VPC would add NAT or endpoints and cold-start cost for no isolation gain.
+  #checkov:skip=CKV_AWS_116:Failures are handled by design: the consumer's by its queue's redrive policy, the producer's by its async failure destination, the API functions answer synchronously, the redriver is re-run by its schedule.
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names and settings, no secrets; KMS for it would add cost for nothing.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; the zips are built from source by cargo-lambda.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing is off to keep cost down; the ledger traces each payload, and tracing can be enabled per function.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded where it matters (the event source mapping's maximum concurrency, the API's throttling); reserving it per function would take from the account pool.
+  for_each         = toset(local.functions)
+  function_name    = "${var.name}-${each.key}"
+  role             = aws_iam_role.function[each.key].arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  filename         = "${var.lambda_zip_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_zip_dir}/${each.key}/bootstrap.zip")
+  memory_size      = var.memory_mb[each.key]
+  timeout          = local.timeouts[each.key]
+
+  environment {
+    variables = local.environment[each.key]
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+
+  depends_on = [aws_cloudwatch_log_group.function]
+}
+
+resource "aws_lambda_event_source_mapping" "consumer" {
+  event_source_arn                   = aws_sqs_queue.work.arn
+  function_name                      = aws_lambda_function.function["consumer"].arn
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+  scaling_config {
+    maximum_concurrency = var.consumer_max_concurrency
+  }
+}
+
+resource "aws_lambda_function_event_invoke_config" "producer" {
+  function_name          = aws_lambda_function.function["producer"].function_name
+  maximum_retry_attempts = 2
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.producer_failures.arn
+    }
+  }
+}
+
+# The reconcile pass on a schedule.
+resource "aws_scheduler_schedule" "reconcile" {
+  #checkov:skip=CKV_AWS_297:The schedule's only data is the constant input {"mode":"reconcile"}; it uses var.kms_key_arn when one is given.
+  name                = "${var.name}-reconcile"
+  schedule_expression = var.reconcile_schedule
+  kms_key_arn         = var.kms_key_arn
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = aws_lambda_function.function["redriver"].arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ mode = "reconcile" })
+  }
+}

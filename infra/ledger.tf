@@ -1,0 +1,41 @@
+resource "aws_dynamodb_table" "ledger" {
+  #checkov:skip=CKV_AWS_119:A customer-managed key is optional (var.kms_key_arn); by default the table is encrypted with the AWS-owned key.
+  name         = "${var.name}-ledger"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+  attribute {
+    name = "status"
+    type = "S"
+  }
+  attribute {
+    name = "updated_at"
+    type = "N"
+  }
+
+  # Lists payloads by state, oldest change first: failed and stalled ones for the redriver.
+  global_secondary_index {
+    name            = "status-updated_at-index"
+    hash_key        = "status"
+    range_key       = "updated_at"
+    projection_type = "ALL"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+}

@@ -1,0 +1,59 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  functions = ["presign-upload", "presign-download", "producer", "consumer", "redriver"]
+
+  # Lease: a little longer than the consumer may run. Visibility: six times its timeout.
+  lease_seconds              = var.consumer_timeout_seconds + 30
+  visibility_timeout_seconds = 6 * var.consumer_timeout_seconds
+
+  uploads_arn   = "${aws_s3_bucket.payloads.arn}/${var.uploads_prefix}*"
+  alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
+  kms           = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+  timeouts = merge(var.timeout_seconds, { consumer = var.consumer_timeout_seconds })
+
+  environment = {
+    presign-upload = {
+      CLAIMCHECK_BUCKET                = aws_s3_bucket.payloads.bucket
+      CLAIMCHECK_TABLE                 = aws_dynamodb_table.ledger.name
+      CLAIMCHECK_UPLOADS_PREFIX        = var.uploads_prefix
+      CLAIMCHECK_MAX_UPLOAD_BYTES      = tostring(var.max_upload_bytes)
+      CLAIMCHECK_ALLOWED_CONTENT_TYPES = var.allowed_content_types
+      CLAIMCHECK_UPLOAD_URL_SECONDS    = tostring(var.upload_url_seconds)
+    }
+    presign-download = {
+      CLAIMCHECK_BUCKET               = aws_s3_bucket.payloads.bucket
+      CLAIMCHECK_TABLE                = aws_dynamodb_table.ledger.name
+      CLAIMCHECK_UPLOADS_PREFIX       = var.uploads_prefix
+      CLAIMCHECK_DOWNLOAD_URL_SECONDS = tostring(var.download_url_seconds)
+    }
+    producer = {
+      CLAIMCHECK_BUCKET          = aws_s3_bucket.payloads.bucket
+      CLAIMCHECK_TABLE           = aws_dynamodb_table.ledger.name
+      CLAIMCHECK_QUEUE_URL       = aws_sqs_queue.work.url
+      CLAIMCHECK_UPLOADS_PREFIX  = var.uploads_prefix
+      CLAIMCHECK_UNKNOWN_OBJECTS = "ignore"
+      CLAIMCHECK_SIZE_ATTRIBUTE  = "current"
+    }
+    consumer = {
+      CLAIMCHECK_BUCKET            = aws_s3_bucket.payloads.bucket
+      CLAIMCHECK_TABLE             = aws_dynamodb_table.ledger.name
+      CLAIMCHECK_DLQ_URL           = aws_sqs_queue.dlq.url
+      CLAIMCHECK_MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+      CLAIMCHECK_LEASE_SECONDS     = tostring(local.lease_seconds)
+      CLAIMCHECK_DELETE_AFTER_DONE = tostring(var.delete_after_done)
+    }
+    redriver = {
+      CLAIMCHECK_BUCKET               = aws_s3_bucket.payloads.bucket
+      CLAIMCHECK_TABLE                = aws_dynamodb_table.ledger.name
+      CLAIMCHECK_QUEUE_URL            = aws_sqs_queue.work.url
+      CLAIMCHECK_DLQ_URL              = aws_sqs_queue.dlq.url
+      CLAIMCHECK_UPLOADS_PREFIX       = var.uploads_prefix
+      CLAIMCHECK_MAX_REDRIVES         = tostring(var.max_redrives)
+      CLAIMCHECK_QUEUED_STALL_SECONDS = tostring(var.queued_stall_seconds)
+    }
+  }
+}

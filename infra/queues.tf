@@ -1,0 +1,36 @@
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.name}-dlq"
+  message_retention_seconds = var.dlq_retention_seconds
+  sqs_managed_sse_enabled   = var.kms_key_arn == null
+  kms_master_key_id         = var.kms_key_arn
+}
+
+resource "aws_sqs_queue" "work" {
+  name                       = "${var.name}-work"
+  message_retention_seconds  = var.queue_retention_seconds
+  visibility_timeout_seconds = local.visibility_timeout_seconds
+  receive_wait_time_seconds  = 20
+  sqs_managed_sse_enabled    = var.kms_key_arn == null
+  kms_master_key_id          = var.kms_key_arn
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+# Only the work queue may use the DLQ.
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.work.arn]
+  })
+}
+
+# Where the producer's failed asynchronous invocations (after Lambda's retries) are kept.
+resource "aws_sqs_queue" "producer_failures" {
+  name                      = "${var.name}-producer-failures"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = var.kms_key_arn == null
+  kms_master_key_id         = var.kms_key_arn
+}
