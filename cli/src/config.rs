@@ -129,3 +129,16 @@ fn need<'a>(
         ))
     })
 }
+
+/// `name=value` flags (metadata, message attributes) as pairs.
+pub fn name_value_pairs(values: &[String], what: &str) -> Result<Vec<(String, String)>, CliError> {
+    values
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+            _ => Err(CliError::Usage(format!(
+                "bad {what} {pair:?}: expected name=value"
+            ))),
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@ use claimcheck::extended_client::{ReceiveOptions, SendOptions};
 use claimcheck::ledger::{Ledger, Status};
 use claimcheck::{ExtendedClient, ExtendedClientConfig, PayloadStore};
 use claimcheck_cli::api::Api;
-use claimcheck_cli::config::Endpoints;
+use claimcheck_cli::config::{self, Endpoints};
 use claimcheck_cli::local::poison::PoisonSwitch;
 use claimcheck_cli::local::{self, LocalSettings};
 use claimcheck_cli::output::Output;
@@ -184,7 +184,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             metadata,
         } => {
             let api = Api::new(http.clone(), endpoints.api()?);
-            let metadata = pairs(&metadata, "metadata")?;
+            let metadata = config::name_value_pairs(&metadata, "metadata")?
+                .into_iter()
+                .collect();
             let uploaded =
                 transfer::upload(&api, &http, &file, content_type, metadata, out.quiet).await?;
             if !out.json {
@@ -453,18 +455,6 @@ fn local_error(e: local::LocalError) -> CliError {
         local::LocalError::NoEndpoint => CliError::Usage(e.to_string()),
         local::LocalError::Setup(_) => CliError::Remote(e.to_string()),
     }
-}
-
-fn pairs(values: &[String], what: &str) -> Result<HashMap<String, String>, CliError> {
-    values
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-            _ => Err(CliError::Usage(format!(
-                "bad {what} {pair:?}: expected name=value"
-            ))),
-        })
-        .collect()
 }
 
 async fn extended_client(endpoints: &Endpoints) -> Result<ExtendedClient, CliError> {

@@ -31,17 +31,10 @@ pub struct ReceivedSummary {
 
 /// Parses `name=value` attribute flags into String attributes.
 pub fn attributes(pairs: &[String]) -> Result<MessageAttributes, CliError> {
-    pairs
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) if !name.is_empty() => {
-                Ok((name.to_owned(), MessageAttribute::string(value)))
-            }
-            _ => Err(CliError::Usage(format!(
-                "bad attribute {pair:?}: expected name=value"
-            ))),
-        })
-        .collect()
+    Ok(crate::config::name_value_pairs(pairs, "attribute")?
+        .into_iter()
+        .map(|(name, value)| (name, MessageAttribute::string(value)))
+        .collect())
 }
 
 /// Sends a file's (or stdin's) content as one message. Small text bodies go inline when the
