@@ -28,7 +28,7 @@ async fn deps() -> (common::Endpoint, PresignDownload) {
 
 /// Records a payload in the ledger, stored at `object`.
 async fn recorded(deps: &PresignDownload, id: &str, object: PayloadPointer) {
-    harness_ledger(deps.ledger.table())
+    common::harness_ledger(deps.ledger.table())
         .await
         .create_pending(&NewPayload {
             id: id.to_owned(),
@@ -54,7 +54,7 @@ async fn a_stored_payload_gets_its_status_and_a_download_url() {
     let object = PayloadPointer::new(&deps.settings.bucket, format!("uploads/{id}"));
     recorded(&deps, &id, object.clone()).await;
     let changes = Changes::default();
-    harness_ledger(deps.ledger.table())
+    common::harness_ledger(deps.ledger.table())
         .await
         .transition(&id, &[Status::Pending], Status::Queued, &changes)
         .await
@@ -246,11 +246,4 @@ fn settings_default_to_a_short_url_lifetime() {
         ("CLAIMCHECK_DOWNLOAD_URL_SECONDS", "0"),
     ]);
     assert!(Settings::from_source(&bad).is_err());
-}
-
-/// The harness's view of the function's ledger table: set-up and checks go through it, so
-/// the endpoint's call log attributes to the function only what its own code does.
-async fn harness_ledger(table: &str) -> claimcheck::ledger::Ledger {
-    let sdk = claimcheck::sdk_config::load().await;
-    claimcheck::ledger::Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), table)
 }

@@ -84,7 +84,7 @@ async fn issues_a_url_that_uploads_and_records_pending() {
         );
     }
 
-    let record = harness_ledger(deps.ledger.table())
+    let record = common::harness_ledger(deps.ledger.table())
         .await
         .get(id)
         .await
@@ -358,7 +358,7 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     let ok =
         post(&json!({"content_type":"text/csv","content_length":5,"sha256":valid_sha}).to_string());
     assert_eq!(common::api_parts(&handle(&deps, ok).await).0, 201);
-    let recorded = harness_ledger(deps.ledger.table())
+    let recorded = common::harness_ledger(deps.ledger.table())
         .await
         .list_by_status(Status::Pending, deps.ledger.now(), 100, None)
         .await
@@ -420,11 +420,4 @@ fn settings_come_from_the_environment_with_clear_errors() {
         ("CLAIMCHECK_UPLOADS_PREFIX", "../x"),
     ]);
     assert!(Settings::from_source(&bad_prefix).is_err());
-}
-
-/// The harness's view of the function's ledger table: set-up and checks go through it, so
-/// the endpoint's call log attributes to the function only what its own code does.
-async fn harness_ledger(table: &str) -> claimcheck::ledger::Ledger {
-    let sdk = claimcheck::sdk_config::load().await;
-    claimcheck::ledger::Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), table)
 }
