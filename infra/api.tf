@@ -1,3 +1,7 @@
+# The two routes. Authorization (var.api_authorization) defaults to AWS_IAM: only callers
+# signing with credentials allowed execute-api:Invoke can mint upload URLs into the bucket or
+# read payload URLs. JWT suits browsers and partners (an OIDC issuer); NONE makes both routes
+# public: anyone with the URL can upload into the bucket (up to max_upload_bytes per URL).
 resource "aws_apigatewayv2_api" "http" {
   name          = "${var.name}-api"
   protocol_type = "HTTP"
@@ -12,6 +16,12 @@ resource "aws_apigatewayv2_authorizer" "jwt" {
   jwt_configuration {
     issuer   = var.jwt_issuer
     audience = var.jwt_audience
+  }
+  lifecycle {
+    precondition {
+      condition     = var.jwt_issuer != null && length(var.jwt_audience) > 0
+      error_message = "api_authorization = \"JWT\" needs jwt_issuer (the OIDC issuer URL) and at least one jwt_audience."
+    }
   }
 }
 
@@ -31,7 +41,6 @@ resource "aws_apigatewayv2_integration" "route" {
 }
 
 resource "aws_apigatewayv2_route" "route" {
-  #checkov:skip=CKV_AWS_309:Authorization is a variable (AWS_IAM by default); NONE is an explicit, documented choice for public uploads.
   for_each           = local.routes
   api_id             = aws_apigatewayv2_api.http.id
   route_key          = each.key
@@ -42,7 +51,6 @@ resource "aws_apigatewayv2_route" "route" {
 
 resource "aws_cloudwatch_log_group" "api" {
   #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days).
-  #checkov:skip=CKV_AWS_158:KMS for logs is optional; access logs hold no payload bytes or URLs.
   name              = "/aws/apigateway/${var.name}-api"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn

@@ -1,6 +1,5 @@
 resource "aws_cloudwatch_log_group" "function" {
   #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days); a year of debug logs for transient payloads is not wanted by default.
-  #checkov:skip=CKV_AWS_158:KMS for logs is optional; CloudWatch Logs encrypts at rest by default and the logs hold no payload bytes or URLs.
   for_each          = toset(local.functions)
   name              = "/aws/lambda/${var.name}-${each.key}"
   retention_in_days = var.log_retention_days
@@ -12,7 +11,6 @@ resource "aws_lambda_function" "function" {
   #checkov:skip=CKV_AWS_116:Failures are handled by design: the consumer's by its queue's redrive policy, the producer's by its async failure destination, the API functions answer synchronously, the redriver is re-run by its schedule.
   #checkov:skip=CKV_AWS_173:The environment holds only resource names and settings, no secrets; KMS for it would add cost for nothing.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; the zips are built from source by cargo-lambda.
-  #checkov:skip=CKV_AWS_50:X-Ray tracing is off to keep cost down; the ledger traces each payload, and tracing can be enabled per function.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded where it matters (the event source mapping's maximum concurrency, the API's throttling); reserving it per function would take from the account pool.
   for_each         = toset(local.functions)
   function_name    = "${var.name}-${each.key}"
@@ -34,6 +32,11 @@ resource "aws_lambda_function" "function" {
     log_group  = aws_cloudwatch_log_group.function[each.key].name
   }
 
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  # The log group exists (with its retention) before the first invocation could create it.
   depends_on = [aws_cloudwatch_log_group.function]
 }
 
@@ -46,6 +49,16 @@ resource "aws_lambda_event_source_mapping" "consumer" {
   scaling_config {
     maximum_concurrency = var.consumer_max_concurrency
   }
+
+  # Lambda checks the consumer's role can receive from the queue when the mapping is created.
+  depends_on = [aws_iam_role_policy.function]
+
+  lifecycle {
+    precondition {
+      condition     = var.batch_size <= 10 || var.maximum_batching_window_seconds >= 1
+      error_message = "A batch_size over 10 needs maximum_batching_window_seconds of at least 1."
+    }
+  }
 }
 
 resource "aws_lambda_function_event_invoke_config" "producer" {
@@ -56,11 +69,13 @@ resource "aws_lambda_function_event_invoke_config" "producer" {
       destination = aws_sqs_queue.producer_failures.arn
     }
   }
+
+  # Lambda checks the producer's role may send to the destination when this is configured.
+  depends_on = [aws_iam_role_policy.function]
 }
 
 # The reconcile pass on a schedule.
 resource "aws_scheduler_schedule" "reconcile" {
-  #checkov:skip=CKV_AWS_297:The schedule's only data is the constant input {"mode":"reconcile"}; it uses var.kms_key_arn when one is given.
   name                = "${var.name}-reconcile"
   schedule_expression = var.reconcile_schedule
   kms_key_arn         = var.kms_key_arn

@@ -1,6 +1,9 @@
 # One role per function, with only the actions its code calls, on only the resources it
-# touches. tests/infra/test_iam_matches_code.py checks each action list against the AWS calls
-# the function's code makes in the integration tests (recorded by the local endpoint).
+# touches, one statement per purpose. tests/infra/test_iam_matches_code.py checks each action
+# list against the AWS calls the function's code makes in the integration tests (recorded by
+# the local endpoint); the statements Lambda itself uses with the role (sids Logs,
+# EventSourceMapping, AsyncFailureDestination) and the optional Kms ones are left out of that
+# comparison. No statement here allows "*" except the X-Ray one, where AWS requires it.
 
 data "aws_iam_policy_document" "assume_lambda" {
   statement {
@@ -23,6 +26,25 @@ resource "aws_iam_role_policy" "function" {
   name     = "${var.name}-${each.key}"
   role     = aws_iam_role.function[each.key].id
   policy   = local.function_policies[each.key]
+}
+
+# Active tracing: Lambda sends each function's trace segments with its role.
+resource "aws_iam_role_policy" "xray" {
+  for_each = var.tracing_mode == "Active" ? toset(local.functions) : toset([])
+  name     = "${var.name}-${each.key}-xray"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.xray.json
+}
+
+data "aws_iam_policy_document" "xray" {
+  # Wildcard justified: X-Ray's PutTraceSegments and PutTelemetryRecords support no
+  # resource-level permissions, so AWS requires Resource "*" (the same as the managed
+  # AWSXRayDaemonWriteAccess policy, less its sampling-rule reads).
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
 }
 
 locals {
@@ -111,6 +133,13 @@ data "aws_iam_policy_document" "producer" {
     sid       = "Ledger"
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
     resources = [aws_dynamodb_table.ledger.arn]
+  }
+  # Used by Lambda, not the code: an invocation that failed its retries goes to this queue
+  # (aws_lambda_function_event_invoke_config.producer), sent with the function's role.
+  statement {
+    sid       = "AsyncFailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.producer_failures.arn]
   }
   dynamic "statement" {
     for_each = local.kms
@@ -240,6 +269,16 @@ data "aws_iam_policy_document" "scheduler" {
     sid       = "InvokeRedriver"
     actions   = ["lambda:InvokeFunction"]
     resources = [aws_lambda_function.function["redriver"].arn]
+  }
+  # With a customer-managed key the schedule's input is encrypted with it (kms_key_arn on the
+  # schedule), and Scheduler decrypts it with this role when it invokes the target.
+  dynamic "statement" {
+    for_each = local.kms
+    content {
+      sid       = "Kms"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 

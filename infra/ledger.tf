@@ -1,5 +1,4 @@
 resource "aws_dynamodb_table" "ledger" {
-  #checkov:skip=CKV_AWS_119:A customer-managed key is optional (var.kms_key_arn); by default the table is encrypted with the AWS-owned key.
   name         = "${var.name}-ledger"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "id"

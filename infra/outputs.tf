@@ -1,30 +1,43 @@
 # Read by the claimcheck command: `terraform output -json > outputs.json`, then
-# `claimcheck --outputs outputs.json ...` (or CLAIMCHECK_OUTPUTS=outputs.json).
+# `claimcheck --outputs outputs.json ...` (or CLAIMCHECK_OUTPUTS=outputs.json). Each output is
+# `{"value": ...}` in that file; keep the names.
 
 output "api_url" {
-  value = aws_apigatewayv2_stage.default.invoke_url
+  description = "Base URL of the HTTP API ($default stage)."
+  value       = aws_apigatewayv2_stage.default.invoke_url
+}
+
+output "upload_endpoint" {
+  description = "POST here (signed, under the default AWS_IAM authorization) for a presigned upload URL."
+  value       = "${trimsuffix(aws_apigatewayv2_stage.default.invoke_url, "/")}/uploads"
 }
 
 output "bucket" {
-  value = aws_s3_bucket.payloads.bucket
+  description = "The payload bucket."
+  value       = aws_s3_bucket.payloads.bucket
 }
 
 output "queue_url" {
-  value = aws_sqs_queue.work.url
+  description = "The work queue."
+  value       = aws_sqs_queue.work.url
 }
 
 output "dlq_url" {
-  value = aws_sqs_queue.dlq.url
+  description = "The dead-letter queue."
+  value       = aws_sqs_queue.dlq.url
 }
 
 output "table" {
-  value = aws_dynamodb_table.ledger.name
+  description = "The ledger table."
+  value       = aws_dynamodb_table.ledger.name
 }
 
 output "region" {
-  value = data.aws_region.current.region
+  description = "The region everything is in."
+  value       = data.aws_region.current.region
 }
 
 output "function_names" {
-  value = { for name, function in aws_lambda_function.function : name => function.function_name }
+  description = "Each function's Lambda name, by function."
+  value       = { for name, function in aws_lambda_function.function : name => function.function_name }
 }

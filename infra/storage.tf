@@ -1,12 +1,12 @@
-# The payload bucket. Payloads are write-once objects under server-generated keys, deleted by
-# the lifecycle rule: versioning is left off (it would only keep deleted payloads around and
-# make the lifecycle rule need a noncurrent-version rule too).
+# The payload bucket. Versioning is off by default (var.payload_versioning = "Disabled"):
+# payloads are write-once objects under unique server-generated keys (a presigned PUT pins the
+# key, size and SHA-256), the ledger records each one's life, and the lifecycle rule deletes
+# them; versions would only keep deleted payloads around. Enabling it is a variable away; the
+# lifecycle rules below then also remove noncurrent versions and the delete markers left.
 resource "aws_s3_bucket" "payloads" {
-  #checkov:skip=CKV_AWS_21:Versioning off by design: write-once objects under unique server-generated keys, expired by lifecycle (see the comment above).
+  #checkov:skip=CKV_AWS_21:Versioning off by default by design: write-once objects under unique server-generated keys, expired by lifecycle (see the comment above); var.payload_versioning enables it.
   #checkov:skip=CKV_AWS_18:Access logging needs a separate log bucket the user owns; the ledger records every payload's life and CloudTrail data events can be enabled account-wide.
   #checkov:skip=CKV_AWS_144:Cross-region replication of transient payloads is not wanted; they live days, not years.
-  #checkov:skip=CKV2_AWS_62:Event notifications are configured (aws_s3_bucket_notification.uploads); checkov does not link the separate resource.
-  #checkov:skip=CKV_AWS_145:KMS is optional (var.kms_key_arn); the default is SSE-S3, which needs no key administration.
   bucket_prefix = "${var.name}-payloads-"
 }
 
@@ -39,7 +39,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "payloads" {
 resource "aws_s3_bucket_versioning" "payloads" {
   bucket = aws_s3_bucket.payloads.id
   versioning_configuration {
-    status = "Disabled"
+    status = var.payload_versioning
   }
 }
 
@@ -55,6 +55,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "payloads" {
     expiration {
       days = var.payload_retention_days
     }
+    # Only acts when versioning is on: an expired or deleted payload's old version goes a day later.
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
+  # Only acts when versioning is on: removes the delete markers the expiration leaves behind.
+  rule {
+    id     = "remove-expired-delete-markers"
+    status = "Enabled"
+    filter {
+      prefix = var.uploads_prefix
+    }
+    expiration {
+      expired_object_delete_marker = true
+    }
   }
 
   rule {
@@ -66,6 +82,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "payloads" {
     }
   }
 
+  depends_on = [aws_s3_bucket_versioning.payloads]
+
+  # No message may outlive its payload: a pointer can wait queue_retention_seconds on the work
+  # queue and then, parked by the consumer (a new message), dlq_retention_seconds in the DLQ.
+  # A redrive sends yet another new message; should its object have expired meanwhile, the
+  # redriver and the consumer report it and park it (never drop it).
   lifecycle {
     precondition {
       condition     = var.payload_retention_days * 86400 > var.queue_retention_seconds + var.dlq_retention_seconds

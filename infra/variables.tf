@@ -27,54 +27,100 @@ variable "uploads_prefix" {
   description = "Key prefix of uploaded payloads (the code's CLAIMCHECK_UPLOADS_PREFIX)."
   type        = string
   default     = "uploads/"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-][A-Za-z0-9._/-]*/$", var.uploads_prefix)) && !strcontains(var.uploads_prefix, "..") && length(var.uploads_prefix) <= 988
+    error_message = "uploads_prefix must end in /, use only a-z A-Z 0-9 . / _ -, not start with . or /, not contain .. and be at most 988 characters (the code's rules)."
+  }
 }
 
 variable "max_receive_count" {
   description = "Receives before SQS moves a message to the DLQ."
   type        = number
   default     = 5
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "max_receive_count must be a whole number from 1 to 1000 (SQS's limits)."
+  }
 }
 
 variable "queue_retention_seconds" {
   description = "Work queue message retention."
   type        = number
   default     = 1209600
+  validation {
+    condition     = var.queue_retention_seconds >= 60 && var.queue_retention_seconds <= 1209600
+    error_message = "queue_retention_seconds must be from 60 to 1209600 (SQS's limits)."
+  }
 }
 
 variable "dlq_retention_seconds" {
   description = "DLQ message retention."
   type        = number
   default     = 1209600
+  validation {
+    condition     = var.dlq_retention_seconds >= 60 && var.dlq_retention_seconds <= 1209600
+    error_message = "dlq_retention_seconds must be from 60 to 1209600 (SQS's limits)."
+  }
 }
 
 variable "consumer_timeout_seconds" {
   description = "The consumer's Lambda timeout; the work queue's visibility timeout is six times this (AWS guidance)."
   type        = number
   default     = 60
+  validation {
+    condition     = var.consumer_timeout_seconds >= 10 && var.consumer_timeout_seconds <= 900
+    error_message = "consumer_timeout_seconds must be from 10 to 900 (Lambda's limit; the consumer keeps a 5 s margin)."
+  }
+}
+
+variable "payload_versioning" {
+  description = "The payload bucket's versioning: Disabled (default: payloads are write-once objects under server-generated keys, expired by the lifecycle rule), Enabled, or Suspended (the only way back once Enabled)."
+  type        = string
+  default     = "Disabled"
+  validation {
+    condition     = contains(["Disabled", "Enabled", "Suspended"], var.payload_versioning)
+    error_message = "payload_versioning must be Disabled, Enabled or Suspended."
+  }
 }
 
 variable "payload_retention_days" {
   description = "Days before the lifecycle rule deletes a payload object. Must exceed the work queue's plus the DLQ's retention, so no message outlives its payload."
   type        = number
   default     = 30
+  validation {
+    condition     = var.payload_retention_days >= 1 && floor(var.payload_retention_days) == var.payload_retention_days
+    error_message = "payload_retention_days must be a whole number of days, at least 1."
+  }
 }
 
 variable "upload_url_seconds" {
   description = "Lifetime of presigned upload URLs."
   type        = number
   default     = 900
+  validation {
+    condition     = var.upload_url_seconds >= 1 && var.upload_url_seconds <= 604800
+    error_message = "upload_url_seconds must be from 1 to 604800 (SigV4 presigned URLs live at most 7 days)."
+  }
 }
 
 variable "download_url_seconds" {
   description = "Lifetime of presigned download URLs."
   type        = number
   default     = 300
+  validation {
+    condition     = var.download_url_seconds >= 1 && var.download_url_seconds <= 604800
+    error_message = "download_url_seconds must be from 1 to 604800 (SigV4 presigned URLs live at most 7 days)."
+  }
 }
 
 variable "max_upload_bytes" {
   description = "Largest upload presign-upload signs (a single PUT: at most 5 GiB)."
   type        = number
   default     = 5368709120
+  validation {
+    condition     = var.max_upload_bytes >= 1 && var.max_upload_bytes <= 5368709120
+    error_message = "max_upload_bytes must be from 1 to 5368709120 (a single PUT is at most 5 GiB)."
+  }
 }
 
 variable "allowed_content_types" {
@@ -87,6 +133,10 @@ variable "max_redrives" {
   description = "A DLQ message redriven this often stays parked."
   type        = number
   default     = 3
+  validation {
+    condition     = var.max_redrives >= 0
+    error_message = "max_redrives must not be negative."
+  }
 }
 
 variable "queued_stall_seconds" {
@@ -99,24 +149,40 @@ variable "reconcile_schedule" {
   description = "EventBridge Scheduler expression for the reconcile pass."
   type        = string
   default     = "rate(15 minutes)"
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule))
+    error_message = "reconcile_schedule must be a rate(...) or cron(...) expression."
+  }
 }
 
 variable "batch_size" {
   description = "Records per consumer invocation."
   type        = number
   default     = 10
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "batch_size must be from 1 to 10000 (above 10 needs maximum_batching_window_seconds >= 1)."
+  }
 }
 
 variable "maximum_batching_window_seconds" {
   description = "How long the event source mapping gathers a batch."
   type        = number
   default     = 0
+  validation {
+    condition     = var.maximum_batching_window_seconds >= 0 && var.maximum_batching_window_seconds <= 300
+    error_message = "maximum_batching_window_seconds must be from 0 to 300."
+  }
 }
 
 variable "consumer_max_concurrency" {
   description = "The event source mapping's maximum concurrency (2-1000)."
   type        = number
   default     = 10
+  validation {
+    condition     = var.consumer_max_concurrency >= 2 && var.consumer_max_concurrency <= 1000
+    error_message = "consumer_max_concurrency must be from 2 to 1000 (the event source mapping's limits)."
+  }
 }
 
 variable "delete_after_done" {
@@ -135,6 +201,10 @@ variable "memory_mb" {
     consumer         = 256
     redriver         = 128
   }
+  validation {
+    condition     = length(setsubtract(["presign-upload", "presign-download", "producer", "consumer", "redriver"], keys(var.memory_mb))) == 0
+    error_message = "memory_mb needs an entry for each of the five functions."
+  }
 }
 
 variable "timeout_seconds" {
@@ -146,18 +216,40 @@ variable "timeout_seconds" {
     producer         = 30
     redriver         = 300
   }
+  validation {
+    condition     = length(setsubtract(["presign-upload", "presign-download", "producer", "redriver"], keys(var.timeout_seconds))) == 0
+    error_message = "timeout_seconds needs an entry for presign-upload, presign-download, producer and redriver (the consumer's is consumer_timeout_seconds)."
+  }
+}
+
+variable "tracing_mode" {
+  description = "Lambda X-Ray tracing for every function: PassThrough (default: no traces of its own) or Active (adds the X-Ray write permission to each role)."
+  type        = string
+  default     = "PassThrough"
+  validation {
+    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
+    error_message = "tracing_mode must be PassThrough or Active."
+  }
 }
 
 variable "log_retention_days" {
   description = "CloudWatch log retention for the functions and the API."
   type        = number
   default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
 }
 
 variable "kms_key_arn" {
   description = "A customer-managed KMS key for the bucket, queues, table and logs; null uses AWS-managed encryption (SSE-S3, SSE-SQS, DynamoDB's own key)."
   type        = string
   default     = null
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (not an alias or key id: IAM policies are scoped to it)."
+  }
 }
 
 variable "cors_allowed_origins" {
@@ -192,18 +284,30 @@ variable "api_throttling_burst" {
   description = "API stage burst limit."
   type        = number
   default     = 100
+  validation {
+    condition     = var.api_throttling_burst >= 0
+    error_message = "api_throttling_burst must not be negative."
+  }
 }
 
 variable "api_throttling_rate" {
   description = "API stage steady request rate per second."
   type        = number
   default     = 50
+  validation {
+    condition     = var.api_throttling_rate >= 0
+    error_message = "api_throttling_rate must not be negative."
+  }
 }
 
 variable "oldest_message_alarm_seconds" {
   description = "Alarm when the oldest work-queue message is older than this."
   type        = number
   default     = 900
+  validation {
+    condition     = var.oldest_message_alarm_seconds > 0
+    error_message = "oldest_message_alarm_seconds must be positive."
+  }
 }
 
 variable "alarm_sns_topic_arn" {

@@ -1,18 +1,36 @@
-"""Reading infra/*.tf with python-hcl2 (v8 wraps every attribute value in a list)."""
+"""Reading infra/*.tf with python-hcl2 8 (quotes stripped, blocks as lists of dicts), and
+resolving the simple expressions the tests compare (`var.x`, `local.y`, arithmetic on them)."""
+import collections
+import glob
 import json
 import os
 import re
 
 import hcl2
 
+if not str(getattr(hcl2, "__version__", "")).startswith("8."):
+    raise ImportError(
+        f"tests/infra needs python-hcl2 8 (tests/infra/requirements-hcl2.txt), found hcl2 "
+        f"{getattr(hcl2, '__version__', '?')} at {hcl2.__file__}: checkov's bc-python-hcl2 "
+        "installs a module of the same name; run tests/infra/check.sh, which keeps them apart")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INFRA = os.path.join(ROOT, "infra")
 FUNCTIONS = ["presign-upload", "presign-download", "producer", "consumer", "redriver"]
+OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
+
+_cache = {}
+
+
+def tf_files():
+    return sorted(os.path.basename(p) for p in glob.glob(os.path.join(INFRA, "*.tf")))
 
 
 def load(name):
-    with open(os.path.join(INFRA, name), encoding="utf-8") as f:
-        return hcl2.load(f)
+    if name not in _cache:
+        with open(os.path.join(INFRA, name), encoding="utf-8") as f:
+            _cache[name] = hcl2.load(f, serialization_options=OPTIONS)
+    return _cache[name]
 
 
 def text(name):
@@ -20,50 +38,74 @@ def text(name):
         return f.read()
 
 
-def value(block, key):
-    """An attribute's value (unwrapped), or None."""
-    found = block.get(key)
-    if isinstance(found, list) and len(found) == 1:
-        return found[0]
-    return found
-
-
-def blocks(block, key):
+def blocks(body, key):
     """A nested block's instances (always a list)."""
-    found = block.get(key, [])
+    found = body.get(key, [])
     return found if isinstance(found, list) else [found]
 
 
-def labelled(name, top, kind):
-    """{label: body} of one block type (`resource` or `data`) and kind in one file."""
+def comments(body):
+    return [c.get("value", "") for c in body.get("__comments__", [])]
+
+
+def _labelled(top, kind, files=None):
+    """{label: body} of one block type (`resource` or `data`) and kind across infra/*.tf."""
     out = {}
-    for entry in load(name).get(top, []):
-        for label, body in entry.get(kind, {}).items():
-            out[label] = body
+    for name in files or tf_files():
+        for entry in load(name).get(top, []):
+            for label, body in entry.get(kind, {}).items():
+                assert label not in out, f"{top} {kind}.{label} declared twice"
+                out[label] = body
     return out
 
 
-def resources(name, kind):
-    return labelled(name, "resource", kind)
+def resources(kind, file=None):
+    return _labelled("resource", kind, [file] if file else None)
 
 
-def data_sources(name, kind):
-    return labelled(name, "data", kind)
+def data_sources(kind, file=None):
+    return _labelled("data", kind, [file] if file else None)
+
+
+def resource_kinds():
+    """{(kind, label): file} of every resource."""
+    out = {}
+    for name in tf_files():
+        for entry in load(name).get("resource", []):
+            for kind, labelled in entry.items():
+                for label in labelled:
+                    if not label.startswith("__"):
+                        out[(kind, label)] = name
+    return out
 
 
 def variables():
+    """{name: body} of every variable."""
     out = {}
     for entry in load("variables.tf").get("variable", []):
-        for name, body in entry.items():
-            out[name] = value(body, "default")
+        out.update(entry)
     return out
+
+
+def defaults_declared():
+    return {name: body.get("default") for name, body in variables().items()}
 
 
 def locals_():
     out = {}
-    for entry in load("locals.tf").get("locals", []):
-        for name, body in entry.items():
-            out[name] = value({name: body}, name)
+    for name in tf_files():
+        for entry in load(name).get("locals", []):
+            for key, value in entry.items():
+                if not key.startswith("__"):
+                    assert key not in out, f"local.{key} declared twice"
+                    out[key] = value
+    return out
+
+
+def outputs():
+    out = {}
+    for entry in load("outputs.tf").get("output", []):
+        out.update(entry)
     return out
 
 
@@ -72,50 +114,114 @@ def defaults():
         return json.load(f)
 
 
-def statements(document):
-    """Every statement of a policy document: literal ones and `dynamic` ones' content,
-    as (sid, actions, resources, effect, dynamic for_each or None)."""
+_ARITHMETIC = re.compile(r"^[\d\s+\-*/()]+$")
+
+
+def evaluate_or_text(expression):
+    """evaluate(), or the expression itself when it refers to anything else (resources)."""
+    try:
+        return evaluate(expression)
+    except ValueError:
+        return expression
+
+
+def evaluate(expression):
+    """The value of a simple expression under the variables' defaults: a literal,
+    `${var.x}`, `${local.y}`, `${tostring(...)}`, and + - * / on numbers. Raises ValueError
+    for anything else (the tests then compare the expression's text)."""
+    if not isinstance(expression, str) or not expression.startswith("${") or not expression.endswith("}"):
+        return expression
+    inner = expression[2:-1].strip()
+    declared, local = defaults_declared(), locals_()
+    tostring = re.fullmatch(r"tostring\((.+)\)", inner)
+    if tostring:
+        value = evaluate("${" + tostring.group(1) + "}")
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    reference = re.fullmatch(r"(var|local)\.([A-Za-z0-9_]+)", inner)
+    if reference:
+        kind, name = reference.groups()
+        if kind == "var":
+            return declared[name]
+        return evaluate(local[name])
+
+    def substitute(match):
+        kind, name = match.groups()
+        value = declared[name] if kind == "var" else evaluate(local[name])
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"{match.group(0)} is not a number in {expression}")
+        return str(value)
+
+    arithmetic = re.sub(r"\b(var|local)\.([A-Za-z0-9_]+)", substitute, inner)
+    if _ARITHMETIC.match(arithmetic):
+        return eval(arithmetic, {"__builtins__": {}})  # digits and operators only
+    raise ValueError(f"cannot evaluate {expression}")
+
+
+Statement = collections.namedtuple(
+    "Statement", "document sid effect actions resources principals for_each comments")
+
+
+def statements(document, label=""):
+    """Every statement of a policy document: literal ones, and `dynamic` ones' content with
+    their for_each (None for literal statements)."""
     out = []
+    notes = comments(document)
     for statement in blocks(document, "statement"):
-        out.append((value(statement, "sid"), value(statement, "actions") or [],
-                    value(statement, "resources") or [], value(statement, "effect") or "Allow", None))
+        principals = [i for p in blocks(statement, "principals") for i in p.get("identifiers", [])]
+        out.append(Statement(label, statement.get("sid"), statement.get("effect", "Allow"),
+                             statement.get("actions", []), statement.get("resources", []),
+                             principals, None, notes))
     for dynamic in blocks(document, "dynamic"):
         body = dynamic.get("statement")
         if not body:
             continue
         for content in blocks(body, "content"):
-            out.append((value(content, "sid"), value(content, "actions") or [],
-                        value(content, "resources") or [], value(content, "effect") or "Allow",
-                        value(body, "for_each")))
+            principals = [i for p in blocks(content, "principals") for i in p.get("identifiers", [])]
+            out.append(Statement(label, content.get("sid"), content.get("effect", "Allow"),
+                                 content.get("actions", []), content.get("resources", []),
+                                 principals, body.get("for_each"), notes))
     return out
 
 
+def policy_documents():
+    return data_sources("aws_iam_policy_document")
+
+
 def policy_document_of(function):
-    return data_sources("iam.tf", "aws_iam_policy_document")[function.replace("-", "_")]
+    return policy_documents()[function.replace("-", "_")]
+
+
+def function_statements(function):
+    return statements(policy_document_of(function), function.replace("-", "_"))
+
+
+def _crates(function):
+    # The redriver queues uploads exactly as the producer does, with the producer's code.
+    return [function] + (["producer"] if function == "redriver" else [])
+
+
+def _sources(function):
+    for crate in _crates(function):
+        source_dir = os.path.join(ROOT, "functions", crate, "src")
+        for file in sorted(os.listdir(source_dir)):
+            if file.endswith(".rs"):
+                with open(os.path.join(source_dir, file), encoding="utf-8") as f:
+                    yield f.read()
 
 
 def code_environment_names(function):
-    """The CLAIMCHECK_* settings a function's code reads (its own crate, plus the producer's
-    for the redriver, which queues uploads as the producer does)."""
-    crates = [function] + (["producer"] if function == "redriver" else [])
+    """The CLAIMCHECK_* settings a function's code reads."""
     names = set()
-    for crate in crates:
-        source_dir = os.path.join(ROOT, "functions", crate, "src")
-        for file in os.listdir(source_dir):
-            with open(os.path.join(source_dir, file), encoding="utf-8") as f:
-                source = f.read()
-            names |= set(re.findall(r'"(CLAIMCHECK_[A-Z0-9_]+)"', source))
-            if "settings::uploads_prefix(" in source:
-                names.add("CLAIMCHECK_UPLOADS_PREFIX")
+    for source in _sources(function):
+        names |= set(re.findall(r'"(CLAIMCHECK_[A-Z0-9_]+)"', source))
+        if "settings::uploads_prefix(" in source:
+            names.add("CLAIMCHECK_UPLOADS_PREFIX")
     return names
 
 
 def code_required_names(function):
-    crates = [function] + (["producer"] if function == "redriver" else [])
+    """The settings a function's code refuses to start without."""
     names = set()
-    for crate in crates:
-        source_dir = os.path.join(ROOT, "functions", crate, "src")
-        for file in os.listdir(source_dir):
-            with open(os.path.join(source_dir, file), encoding="utf-8") as f:
-                names |= set(re.findall(r'settings::required\(source, "(CLAIMCHECK_[A-Z0-9_]+)"\)', f.read()))
+    for source in _sources(function):
+        names |= set(re.findall(r'settings::required\(source, "(CLAIMCHECK_[A-Z0-9_]+)"\)', source))
     return names

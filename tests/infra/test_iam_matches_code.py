@@ -3,96 +3,208 @@
 The calls are not a hand-kept list: `make test` runs the integration tests and the packaged
 zips with each function's code signing as `fn-<function>`, and the local endpoint logs every
 request it serves with its signer and the IAM action it needs (tests/local_endpoint.py,
-`CLAIMCHECK_CALL_LOG`). This compares that log with the role policies in infra/iam.tf."""
+`CLAIMCHECK_CALL_LOG`; a presigned URL's request counts for the function that signed it, since
+AWS authorizes it with that function's role). This compares that log with the role policies
+in infra/iam.tf.
+
+CLAIMCHECK_IAM_FUNCTIONS (comma-separated) restricts the comparison to some functions, for a
+run of only their tests."""
 import collections
 import json
 import os
+import tempfile
 import unittest
 
-from hcl import FUNCTIONS, policy_document_of, statements
+from hcl import FUNCTIONS, function_statements
 
-# Statements that are not the code's own calls.
+# Statements whose actions are not called by the function's code.
 NOT_CODE = {
     "Logs": "written by the Lambda runtime's log agent",
     "EventSourceMapping": "called by Lambda's SQS poller for the consumer",
+    "AsyncFailureDestination": "sent by Lambda when an asynchronous invocation fails its retries",
     "Kms": "used by S3, SQS and DynamoDB on the caller's behalf when a key is configured",
 }
 
 # Actions the code calls that the local endpoint cannot serve, so the log cannot show them;
-# each is exercised with aws-smithy-mocks instead.
+# each is exercised with aws-smithy-mocks instead (functions/redriver/tests).
 NOT_RECORDABLE = {
-    ("redriver", "sqs:GetQueueAttributes"): "native mode; tested with SDK mocks (functions/redriver/tests)",
-    ("redriver", "sqs:StartMessageMoveTask"): "moto does not implement it; tested with SDK mocks",
-    ("redriver", "sqs:ListMessageMoveTasks"): "moto does not implement it; tested with SDK mocks",
+    ("redriver", "sqs:GetQueueAttributes"): "native mode only (reads the DLQ's ARN), tested with SDK mocks with the two calls below",
+    ("redriver", "sqs:StartMessageMoveTask"): "moto does not implement it; covered by the aws-smithy-mocks test",
+    ("redriver", "sqs:ListMessageMoveTasks"): "moto does not implement it; covered by the aws-smithy-mocks test",
 }
 
-# Granted only under a setting the default deployment leaves off; its code path is tested.
+# Granted only under a setting the default deployment leaves off, by a `dynamic` statement; the
+# code path is still tested, so the log must show it.
 CONDITIONAL = {("consumer", "s3:DeleteObject"): "DeleteAfterDone (var.delete_after_done)"}
 
 
 def recorded_calls(path):
+    """{function: {"service:Action"}} of every request signed by `fn-<function>`."""
     calls = collections.defaultdict(set)
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            call = json.loads(line)
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                call = json.loads(line)
+            except ValueError:
+                raise AssertionError(f"{path}:{number}: not a JSON line: {line[:80]!r}")
             principal = call.get("principal") or ""
             if principal.startswith("fn-"):
                 calls[principal[3:]].add(f"{call['service']}:{call['action']}")
-    return calls
+    return dict(calls)
 
 
-def granted(function):
+def granted(function, statements=None):
+    """The actions of a function's role that its code is meant to call: every statement but
+    the NOT_CODE ones, conditional ones included."""
     actions = set()
-    for sid, statement_actions, _, _, _ in statements(policy_document_of(function)):
-        if sid not in NOT_CODE:
-            actions |= set(statement_actions)
+    for s in statements if statements is not None else function_statements(function):
+        if s.sid not in NOT_CODE:
+            actions |= set(s.actions)
     return actions
 
 
-@unittest.skipUnless(os.environ.get("CLAIMCHECK_CALL_LOG") and os.path.exists(os.environ.get("CLAIMCHECK_CALL_LOG", "")),
+def differences(function, called, allowed, not_recordable=NOT_RECORDABLE):
+    """Messages for each way the role and the recorded calls disagree (empty: they match)."""
+    if not called:
+        return [f"{function}: no calls recorded as fn-{function}; did its tests run with its own "
+                f"principal (or set CLAIMCHECK_IAM_FUNCTIONS to check only some functions)?"]
+    unrecordable = {action for (f, action) in not_recordable if f == function}
+    problems = []
+    missing = called - allowed
+    if missing:
+        problems.append(f"{function}: its code calls {sorted(missing)}, which its role in infra/iam.tf lacks")
+    unused = allowed - called - unrecordable
+    if unused:
+        problems.append(f"{function}: its role in infra/iam.tf grants {sorted(unused)}, which its code never called in the tests")
+    absent = unrecordable - allowed
+    if absent:
+        problems.append(f"{function}: {sorted(absent)} are listed as called but not recordable, yet its role lacks them")
+    recorded_anyway = unrecordable & called
+    if recorded_anyway:
+        problems.append(f"{function}: {sorted(recorded_anyway)} were recorded after all; drop them from NOT_RECORDABLE")
+    return problems
+
+
+def selected_functions():
+    chosen = [f.strip() for f in os.environ.get("CLAIMCHECK_IAM_FUNCTIONS", "").split(",") if f.strip()]
+    unknown = set(chosen) - set(FUNCTIONS)
+    if unknown:
+        raise AssertionError(f"CLAIMCHECK_IAM_FUNCTIONS names unknown functions {sorted(unknown)}")
+    return chosen or FUNCTIONS
+
+
+CALL_LOG = os.environ.get("CLAIMCHECK_CALL_LOG", "")
+
+
+@unittest.skipUnless(CALL_LOG and os.path.isfile(CALL_LOG),
                      "needs the call log `make test` records (CLAIMCHECK_CALL_LOG)")
 class IamMatchesCode(unittest.TestCase):
     def test_each_function_is_granted_exactly_what_its_code_calls(self):
-        calls = recorded_calls(os.environ["CLAIMCHECK_CALL_LOG"])
-        for function in FUNCTIONS:
-            with self.subTest(function=function):
-                called = calls.get(function, set())
-                self.assertTrue(called, f"{function}: no calls recorded; did its tests run as fn-{function}?")
-                allowed = granted(function)
-                unrecordable = {a for (f, a) in NOT_RECORDABLE if f == function}
-                missing = called - allowed
-                unused = allowed - called - unrecordable
-                self.assertFalse(missing, f"{function}: its code calls {sorted(missing)}, which its role lacks")
-                self.assertFalse(unused, f"{function}: its role grants {sorted(unused)}, which its code never calls")
+        calls = recorded_calls(CALL_LOG)
+        problems = []
+        for function in selected_functions():
+            problems += differences(function, calls.get(function, set()), granted(function))
+        if problems:
+            self.fail("\n" + "\n".join(problems))
 
-    def test_conditional_grants_cover_what_the_code_calls(self):
-        calls = recorded_calls(os.environ["CLAIMCHECK_CALL_LOG"])
+    def test_conditional_grants_come_from_their_conditional_statement(self):
+        calls = recorded_calls(CALL_LOG)
         for (function, action), statement in CONDITIONAL.items():
-            self.assertIn(action, calls.get(function, set()), f"{function} {action}")
-            sids = {sid for sid, actions, _, _, for_each in statements(policy_document_of(function))
-                    if action in actions and for_each is not None}
-            self.assertTrue(sids, f"{function}: {action} must come from the conditional {statement}")
+            if function not in selected_functions():
+                continue
+            self.assertIn(action, calls.get(function, set()),
+                          f"{function}: {action} ({statement}) was never called in the tests")
+            sources = [s for s in function_statements(function) if action in s.actions]
+            self.assertTrue(sources and all(s.for_each is not None for s in sources),
+                            f"{function}: {action} must come only from the conditional {statement}")
 
 
 class Comparison(unittest.TestCase):
-    """The comparison itself, on a made-up log."""
+    """The comparison itself, on a made-up log and made-up roles."""
 
-    def test_reads_principals_and_ignores_everyone_else(self):
-        import tempfile
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-            for principal, service, action in [("fn-producer", "sqs", "SendMessage"),
-                                               ("testing", "s3", "CreateBucket"),
-                                               (None, "s3", "GetObject"),
-                                               ("fn-producer", "s3", "GetObject")]:
-                f.write(json.dumps({"principal": principal, "service": service, "action": action}) + "\n")
-        try:
-            self.assertEqual(recorded_calls(f.name), {"producer": {"sqs:SendMessage", "s3:GetObject"}})
-        finally:
-            os.unlink(f.name)
+    def write_log(self, entries):
+        f = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
+        with f:
+            for principal, service, action in entries:
+                f.write(json.dumps({"principal": principal, "service": service, "action": action,
+                                    "resource": None, "presigned": False}) + "\n")
+        self.addCleanup(os.unlink, f.name)
+        return f.name
 
-    def test_granted_leaves_out_statements_the_code_does_not_use(self):
+    def test_reads_the_functions_principals_and_ignores_everyone_else(self):
+        log = self.write_log([("fn-producer", "sqs", "SendMessage"), ("testing", "s3", "CreateBucket"),
+                              (None, "s3", "GetObject"), ("fn-producer", "s3", "GetObject"),
+                              ("fn-producer", "sqs", "SendMessage"), ("fn-presign-upload", "s3", "PutObject")])
+        self.assertEqual(recorded_calls(log), {"producer": {"sqs:SendMessage", "s3:GetObject"},
+                                               "presign-upload": {"s3:PutObject"}})
+
+    def test_a_broken_line_is_reported_with_its_place(self):
+        log = self.write_log([("fn-producer", "sqs", "SendMessage")])
+        with open(log, "a", encoding="utf-8") as f:
+            f.write("{not json\n")
+        with self.assertRaisesRegex(AssertionError, r":2: not a JSON line"):
+            recorded_calls(log)
+
+    def test_matching_sets_pass(self):
+        self.assertEqual(differences("producer", {"sqs:SendMessage"}, {"sqs:SendMessage"}), [])
+
+    def test_a_call_the_role_lacks_fails_naming_the_function(self):
+        problems = differences("producer", {"sqs:SendMessage", "s3:DeleteObject"}, {"sqs:SendMessage"})
+        self.assertEqual(len(problems), 1)
+        self.assertIn("producer: its code calls ['s3:DeleteObject'], which its role", problems[0])
+
+    def test_a_grant_the_code_never_uses_fails_naming_the_function(self):
+        problems = differences("consumer", {"sqs:SendMessage"}, {"sqs:SendMessage", "dynamodb:Scan"})
+        self.assertEqual(len(problems), 1)
+        self.assertIn("consumer: its role in infra/iam.tf grants ['dynamodb:Scan']", problems[0])
+
+    def test_no_calls_at_all_says_the_tests_did_not_run_as_the_function(self):
+        problems = differences("redriver", set(), {"sqs:SendMessage"})
+        self.assertIn("no calls recorded as fn-redriver", problems[0])
+
+    def test_not_recordable_actions_are_excused_but_must_be_granted(self):
+        excused = {("redriver", "sqs:StartMessageMoveTask"): "mocked"}
+        self.assertEqual(differences("redriver", {"sqs:SendMessage"},
+                                     {"sqs:SendMessage", "sqs:StartMessageMoveTask"}, excused), [])
+        problems = differences("redriver", {"sqs:SendMessage"}, {"sqs:SendMessage"}, excused)
+        self.assertIn("listed as called but not recordable, yet its role lacks them", problems[0])
+        problems = differences("redriver", {"sqs:SendMessage", "sqs:StartMessageMoveTask"},
+                               {"sqs:SendMessage", "sqs:StartMessageMoveTask"}, excused)
+        self.assertIn("recorded after all", problems[0])
+
+    def test_granted_leaves_out_what_lambda_and_kms_use(self):
         self.assertEqual(granted("presign-upload"), {"s3:PutObject", "dynamodb:PutItem"})
-        self.assertNotIn("sqs:ReceiveMessage", granted("consumer"))
+        self.assertEqual(granted("presign-download"), {"s3:GetObject", "dynamodb:GetItem"})
+        self.assertEqual(granted("producer"), {"s3:GetObject", "sqs:SendMessage", "dynamodb:GetItem",
+                                               "dynamodb:UpdateItem", "dynamodb:PutItem"})
+        self.assertEqual(granted("consumer"), {"sqs:SendMessage", "s3:GetObject", "s3:DeleteObject",
+                                               "dynamodb:GetItem", "dynamodb:UpdateItem"})
+        self.assertEqual(granted("redriver"), {
+            "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
+            "sqs:SendMessage", "s3:GetObject", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"})
+
+    def test_every_excused_statement_exists_and_every_not_recordable_action_is_granted(self):
+        sids = {s.sid for f in FUNCTIONS for s in function_statements(f)}
+        self.assertLessEqual({"Logs", "EventSourceMapping", "AsyncFailureDestination", "Kms"}, sids)
+        for (function, action), reason in NOT_RECORDABLE.items():
+            self.assertIn(action, granted(function), f"{function}: {action} ({reason})")
+
+    def test_the_function_list_can_be_restricted(self):
+        saved = os.environ.get("CLAIMCHECK_IAM_FUNCTIONS")
+        try:
+            os.environ["CLAIMCHECK_IAM_FUNCTIONS"] = "producer, consumer"
+            self.assertEqual(selected_functions(), ["producer", "consumer"])
+            os.environ["CLAIMCHECK_IAM_FUNCTIONS"] = "producer,nope"
+            with self.assertRaisesRegex(AssertionError, "unknown functions"):
+                selected_functions()
+            del os.environ["CLAIMCHECK_IAM_FUNCTIONS"]
+            self.assertEqual(selected_functions(), FUNCTIONS)
+        finally:
+            if saved is not None:
+                os.environ["CLAIMCHECK_IAM_FUNCTIONS"] = saved
 
 
 if __name__ == "__main__":

@@ -2,136 +2,425 @@
 every function has its own least-privilege role, and the pieces AWS needs are there. (The
 AWS provider cannot be downloaded here, so `terraform validate`/`plan` cannot run; checkov
 and these tests check the HCL itself.)"""
+import re
 import unittest
 
-from hcl import (FUNCTIONS, blocks, code_environment_names, code_required_names, data_sources,
-                 defaults, load, locals_, policy_document_of, resources, statements, text, value,
-                 variables)
+from hcl import (FUNCTIONS, blocks, code_environment_names, code_required_names, comments,
+                 data_sources, defaults, defaults_declared, evaluate, evaluate_or_text, function_statements,
+                 locals_, outputs, policy_documents, resource_kinds, resources, statements,
+                 text, variables)
+
+# The settings each function's code reads, as the code's README and the brief name them.
+ENVIRONMENT = {
+    "presign-upload": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
+                       "CLAIMCHECK_MAX_UPLOAD_BYTES", "CLAIMCHECK_ALLOWED_CONTENT_TYPES",
+                       "CLAIMCHECK_UPLOAD_URL_SECONDS"},
+    "presign-download": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
+                         "CLAIMCHECK_DOWNLOAD_URL_SECONDS"},
+    "producer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
+                 "CLAIMCHECK_UPLOADS_PREFIX", "CLAIMCHECK_UNKNOWN_OBJECTS",
+                 "CLAIMCHECK_SIZE_ATTRIBUTE"},
+    "consumer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_DLQ_URL",
+                 "CLAIMCHECK_MAX_RECEIVE_COUNT", "CLAIMCHECK_LEASE_SECONDS",
+                 "CLAIMCHECK_DELETE_AFTER_DONE"},
+    "redriver": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
+                 "CLAIMCHECK_DLQ_URL", "CLAIMCHECK_UPLOADS_PREFIX", "CLAIMCHECK_MAX_REDRIVES",
+                 "CLAIMCHECK_QUEUED_STALL_SECONDS"},
+}
+
+OUTPUTS = {"api_url", "upload_endpoint", "bucket", "queue_url", "dlq_url", "table", "region",
+           "function_names"}
+
+# Every "*" in an action, resource or principal of any policy document, with its reason; the
+# statement's document must also carry a "Wildcard justified:" comment.
+JUSTIFIED_WILDCARDS = {
+    ("bucket", "DenyInsecureTransport"): "a Deny of every S3 action by anyone over plain HTTP",
+    ("xray", "XRay"): "X-Ray's write actions support no resource-level permissions",
+}
+
+# S3 actions on objects (their resources must be under the uploads prefix).
+S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                     "s3:ListMultipartUploadParts", "s3:GetObjectVersion"}
+
+
+def env_of(function):
+    return locals_()["environment"][function]
 
 
 class SettingsMatchLocalRuns(unittest.TestCase):
-    """infra/defaults.json is what local mode and the tests provision with."""
+    """infra/defaults.json is what local mode and the tests provision with; each key is
+    checked against what the Terraform declares (a new key without a check fails here)."""
+
+    def test_every_key_of_defaults_json_is_checked(self):
+        checked = {
+            "uploads_prefix", "max_receive_count", "queue_retention_seconds",
+            "dlq_retention_seconds", "consumer_timeout_seconds", "payload_retention_days",
+            "upload_url_seconds", "download_url_seconds", "max_upload_bytes", "max_redrives",
+            "queued_stall_seconds", "batch_size", "maximum_batching_window_seconds",
+            "reconcile_schedule",  # test_variable_defaults_equal_defaults_json
+            "visibility_timeout_seconds", "lease_seconds",  # test_derived_values
+            "status_index", "ttl_attribute",  # test_ledger_names
+        }
+        self.assertEqual(set(defaults()), checked)
 
     def test_variable_defaults_equal_defaults_json(self):
-        declared, local = variables(), defaults()
-        same = ["uploads_prefix", "max_receive_count", "queue_retention_seconds",
-                "dlq_retention_seconds", "consumer_timeout_seconds", "payload_retention_days",
-                "upload_url_seconds", "download_url_seconds", "max_upload_bytes", "max_redrives",
-                "queued_stall_seconds", "batch_size", "maximum_batching_window_seconds",
-                "reconcile_schedule"]
-        for name in same:
-            self.assertEqual(declared[name], local[name], name)
+        declared, local = defaults_declared(), defaults()
+        for name in ["uploads_prefix", "max_receive_count", "queue_retention_seconds",
+                     "dlq_retention_seconds", "consumer_timeout_seconds", "payload_retention_days",
+                     "upload_url_seconds", "download_url_seconds", "max_upload_bytes",
+                     "max_redrives", "queued_stall_seconds", "batch_size",
+                     "maximum_batching_window_seconds", "reconcile_schedule"]:
+            self.assertIn(name, declared, f"variable {name} is missing")
+            self.assertEqual(declared[name], local[name], f"variable {name}'s default")
 
-    def test_derived_values_follow_the_same_rules(self):
+    def test_derived_values(self):
         local = defaults()
+        self.assertEqual(evaluate(locals_()["visibility_timeout_seconds"]), local["visibility_timeout_seconds"])
+        self.assertEqual(evaluate(locals_()["lease_seconds"]), local["lease_seconds"])
         self.assertEqual(local["visibility_timeout_seconds"], 6 * local["consumer_timeout_seconds"])
         self.assertEqual(local["lease_seconds"], local["consumer_timeout_seconds"] + 30)
-        source = text("locals.tf")
-        self.assertIn("visibility_timeout_seconds = 6 * var.consumer_timeout_seconds", source)
-        self.assertIn("lease_seconds              = var.consumer_timeout_seconds + 30", source)
+        self.assertEqual(locals_()["visibility_timeout_seconds"], "${6 * var.consumer_timeout_seconds}")
+        self.assertEqual(locals_()["lease_seconds"], "${var.consumer_timeout_seconds + 30}")
 
-    def test_retention_outlives_every_message(self):
-        declared = variables()
+    def test_ledger_names(self):
+        table = resources("aws_dynamodb_table")["ledger"]
+        index = blocks(table, "global_secondary_index")[0]
+        self.assertEqual(index["name"], defaults()["status_index"])
+        self.assertEqual(blocks(table, "ttl")[0]["attribute_name"], defaults()["ttl_attribute"])
+        query = [s for s in function_statements("redriver") if "dynamodb:Query" in s.actions]
+        self.assertEqual([s.resources for s in query],
+                         [["${aws_dynamodb_table.ledger.arn}/index/" + defaults()["status_index"]]])
+
+    def test_resources_use_the_settings(self):
+        queues = resources("aws_sqs_queue")
+        local = defaults()
+        self.assertEqual(evaluate(queues["work"]["message_retention_seconds"]), local["queue_retention_seconds"])
+        self.assertEqual(evaluate(queues["dlq"]["message_retention_seconds"]), local["dlq_retention_seconds"])
+        self.assertEqual(evaluate(queues["work"]["visibility_timeout_seconds"]), local["visibility_timeout_seconds"])
+        self.assertRegex(queues["work"]["redrive_policy"], r"maxReceiveCount\s*=\s*var\.max_receive_count\b")
+        self.assertRegex(queues["work"]["redrive_policy"], r"deadLetterTargetArn\s*=\s*aws_sqs_queue\.dlq\.arn\b")
+        mapping = resources("aws_lambda_event_source_mapping")["consumer"]
+        self.assertEqual(evaluate(mapping["batch_size"]), local["batch_size"])
+        self.assertEqual(evaluate(mapping["maximum_batching_window_in_seconds"]), local["maximum_batching_window_seconds"])
+        schedule = resources("aws_scheduler_schedule")["reconcile"]
+        self.assertEqual(evaluate(schedule["schedule_expression"]), local["reconcile_schedule"])
+        rules = {r["id"]: r for r in blocks(resources("aws_s3_bucket_lifecycle_configuration")["payloads"], "rule")}
+        expire = rules["expire-payloads"]
+        self.assertEqual(evaluate(blocks(expire, "expiration")[0]["days"]), local["payload_retention_days"])
+        self.assertEqual(evaluate(blocks(expire, "filter")[0]["prefix"]), local["uploads_prefix"])
+        environment = {f: {k: evaluate_or_text(v) for k, v in env_of(f).items()} for f in FUNCTIONS}
+        self.assertEqual(environment["consumer"]["CLAIMCHECK_MAX_RECEIVE_COUNT"], str(local["max_receive_count"]))
+        self.assertEqual(environment["consumer"]["CLAIMCHECK_LEASE_SECONDS"], str(local["lease_seconds"]))
+        self.assertEqual(environment["consumer"]["CLAIMCHECK_DELETE_AFTER_DONE"], "false")
+        self.assertEqual(environment["presign-upload"]["CLAIMCHECK_UPLOAD_URL_SECONDS"], str(local["upload_url_seconds"]))
+        self.assertEqual(environment["presign-upload"]["CLAIMCHECK_MAX_UPLOAD_BYTES"], str(local["max_upload_bytes"]))
+        self.assertEqual(environment["presign-upload"]["CLAIMCHECK_ALLOWED_CONTENT_TYPES"], "")
+        self.assertEqual(environment["presign-download"]["CLAIMCHECK_DOWNLOAD_URL_SECONDS"], str(local["download_url_seconds"]))
+        self.assertEqual(environment["redriver"]["CLAIMCHECK_MAX_REDRIVES"], str(local["max_redrives"]))
+        self.assertEqual(environment["redriver"]["CLAIMCHECK_QUEUED_STALL_SECONDS"], str(local["queued_stall_seconds"]))
+        self.assertEqual(environment["producer"]["CLAIMCHECK_UNKNOWN_OBJECTS"], "ignore")
+        self.assertEqual(environment["producer"]["CLAIMCHECK_SIZE_ATTRIBUTE"], "current")
+        for function in FUNCTIONS:
+            if "CLAIMCHECK_UPLOADS_PREFIX" in environment[function]:
+                self.assertEqual(environment[function]["CLAIMCHECK_UPLOADS_PREFIX"], local["uploads_prefix"], function)
+
+    def test_visibility_is_at_least_six_consumer_timeouts(self):
+        queue = resources("aws_sqs_queue")["work"]
+        function = resources("aws_lambda_function")["function"]
+        self.assertEqual(function["timeout"], "${local.timeouts[each.key]}")
+        self.assertEqual(locals_()["timeouts"], "${merge(var.timeout_seconds, {consumer = var.consumer_timeout_seconds})}")
+        self.assertGreaterEqual(evaluate(queue["visibility_timeout_seconds"]),
+                                6 * defaults_declared()["consumer_timeout_seconds"])
+
+    def test_payloads_outlive_every_message(self):
+        declared = defaults_declared()
         self.assertGreater(declared["payload_retention_days"] * 86400,
                            declared["queue_retention_seconds"] + declared["dlq_retention_seconds"])
-        lifecycle = resources("storage.tf", "aws_s3_bucket_lifecycle_configuration")["payloads"]
-        condition = value(blocks(blocks(lifecycle, "lifecycle")[0], "precondition")[0], "condition")
-        self.assertIn("var.payload_retention_days * 86400 > var.queue_retention_seconds + var.dlq_retention_seconds", condition)
-
-    def test_ledger_names_match_the_code(self):
-        table = resources("ledger.tf", "aws_dynamodb_table")["ledger"]
-        local = defaults()
-        index = blocks(table, "global_secondary_index")[0]
-        self.assertEqual(value(index, "name"), local["status_index"])
-        self.assertEqual(value(blocks(table, "ttl")[0], "attribute_name"), local["ttl_attribute"])
-        self.assertEqual(value(table, "billing_mode"), "PAY_PER_REQUEST")
-        self.assertTrue(value(blocks(table, "point_in_time_recovery")[0], "enabled"))
-        self.assertTrue(value(blocks(table, "server_side_encryption")[0], "enabled"))
+        lifecycle = resources("aws_s3_bucket_lifecycle_configuration")["payloads"]
+        conditions = [p["condition"] for p in blocks(blocks(lifecycle, "lifecycle")[0], "precondition")]
+        self.assertIn("${var.payload_retention_days * 86400 > var.queue_retention_seconds + var.dlq_retention_seconds}",
+                      conditions)
 
 
 class Resources(unittest.TestCase):
     def test_bucket_is_private_encrypted_tls_only_and_expires_payloads(self):
-        block = resources("storage.tf", "aws_s3_bucket_public_access_block")["payloads"]
+        block = resources("aws_s3_bucket_public_access_block")["payloads"]
         for flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]:
-            self.assertIs(value(block, flag), True, flag)
-        ownership = resources("storage.tf", "aws_s3_bucket_ownership_controls")["payloads"]
-        self.assertEqual(value(blocks(ownership, "rule")[0], "object_ownership"), "BucketOwnerEnforced")
-        self.assertIn("aws_s3_bucket_server_side_encryption_configuration", text("storage.tf"))
-        deny = statements(data_sources("storage.tf", "aws_iam_policy_document")["bucket"])[0]
-        self.assertEqual(deny[3], "Deny")
-        self.assertIn("aws:SecureTransport", text("storage.tf"))
-        rules = blocks(resources("storage.tf", "aws_s3_bucket_lifecycle_configuration")["payloads"], "rule")
-        self.assertEqual({value(r, "id") for r in rules}, {"expire-payloads", "abort-incomplete-multipart-uploads"})
+            self.assertIs(block[flag], True, flag)
+        ownership = resources("aws_s3_bucket_ownership_controls")["payloads"]
+        self.assertEqual(blocks(ownership, "rule")[0]["object_ownership"], "BucketOwnerEnforced")
+        sse = blocks(blocks(resources("aws_s3_bucket_server_side_encryption_configuration")["payloads"], "rule")[0],
+                     "apply_server_side_encryption_by_default")[0]
+        self.assertEqual(sse["sse_algorithm"], '${var.kms_key_arn == null ? "AES256" : "aws:kms"}')
+        deny = statements(data_sources("aws_iam_policy_document")["bucket"], "bucket")
+        self.assertEqual([(s.sid, s.effect) for s in deny], [("DenyInsecureTransport", "Deny")])
+        condition = blocks(data_sources("aws_iam_policy_document")["bucket"]["statement"][0], "condition")[0]
+        self.assertEqual((condition["test"], condition["variable"], condition["values"]),
+                         ("Bool", "aws:SecureTransport", ["false"]))
+        self.assertEqual(resources("aws_s3_bucket_policy")["payloads"]["policy"],
+                         "${data.aws_iam_policy_document.bucket.json}")
+        versioning = resources("aws_s3_bucket_versioning")["payloads"]
+        self.assertEqual(evaluate(blocks(versioning, "versioning_configuration")[0]["status"]), "Disabled")
+        rules = {r["id"]: r for r in blocks(resources("aws_s3_bucket_lifecycle_configuration")["payloads"], "rule")}
+        self.assertEqual(blocks(rules["abort-incomplete-multipart-uploads"], "abort_incomplete_multipart_upload")[0]
+                         ["days_after_initiation"], 1)
+        self.assertEqual({r["status"] for r in rules.values()}, {"Enabled"})
+
+    def test_cors_only_when_origins_are_given(self):
+        cors = resources("aws_s3_bucket_cors_configuration")["payloads"]
+        self.assertEqual(cors["count"], "${length(var.cors_allowed_origins) > 0 ? 1 : 0}")
+        self.assertEqual(defaults_declared()["cors_allowed_origins"], [])
+        rule = blocks(cors, "cors_rule")[0]
+        self.assertIn("PUT", rule["allowed_methods"])
+        self.assertEqual(rule["allowed_origins"], "${var.cors_allowed_origins}")
+
+    def test_uploads_invoke_the_producer_from_this_bucket_and_account_only(self):
+        notification = resources("aws_s3_bucket_notification")["uploads"]
+        target = blocks(notification, "lambda_function")[0]
+        self.assertEqual(target["lambda_function_arn"], '${aws_lambda_function.function["producer"].arn}')
+        self.assertEqual(target["events"], ["s3:ObjectCreated:*"])
+        self.assertEqual(evaluate(target["filter_prefix"]), defaults()["uploads_prefix"])
+        permission = resources("aws_lambda_permission")["s3_invokes_producer"]
+        self.assertEqual(permission["principal"], "s3.amazonaws.com")
+        self.assertEqual(permission["source_arn"], "${aws_s3_bucket.payloads.arn}")
+        self.assertEqual(permission["source_account"], "${data.aws_caller_identity.current.account_id}")
+        self.assertIn("${aws_lambda_permission.s3_invokes_producer}", notification["depends_on"])
 
     def test_queues_redrive_and_encryption(self):
-        queues = resources("queues.tf", "aws_sqs_queue")
-        work = queues["work"]
-        self.assertEqual(value(work, "visibility_timeout_seconds"), "${local.visibility_timeout_seconds}")
-        self.assertIn("maxReceiveCount     = var.max_receive_count", text("queues.tf"))
+        queues = resources("aws_sqs_queue")
+        self.assertEqual(set(queues), {"work", "dlq", "producer_failures"})
         for name, queue in queues.items():
-            self.assertIsNotNone(value(queue, "sqs_managed_sse_enabled"), name)
-        self.assertIn("dlq", resources("queues.tf", "aws_sqs_queue_redrive_allow_policy"))
+            self.assertEqual(queue["sqs_managed_sse_enabled"], "${var.kms_key_arn == null}", name)
+            self.assertEqual(queue["kms_master_key_id"], "${var.kms_key_arn}", name)
+        self.assertEqual(evaluate(queues["producer_failures"]["message_retention_seconds"]), 1209600)
+        allow = resources("aws_sqs_queue_redrive_allow_policy")["dlq"]
+        self.assertEqual(allow["queue_url"], "${aws_sqs_queue.dlq.id}")
+        self.assertRegex(allow["redrive_allow_policy"], r'redrivePermission\s*=\s*"byQueue"')
+        self.assertRegex(allow["redrive_allow_policy"], r"sourceQueueArns\s*=\s*\[aws_sqs_queue\.work\.arn\]")
 
-    def test_consumer_mapping_reports_batch_item_failures(self):
-        mapping = resources("functions.tf", "aws_lambda_event_source_mapping")["consumer"]
-        self.assertEqual(value(mapping, "function_response_types"), ["ReportBatchItemFailures"])
-        self.assertEqual(value(mapping, "event_source_arn"), "${aws_sqs_queue.work.arn}")
+    def test_ledger(self):
+        table = resources("aws_dynamodb_table")["ledger"]
+        self.assertEqual(table["billing_mode"], "PAY_PER_REQUEST")
+        self.assertEqual(table["hash_key"], "id")
+        attributes = {a["name"]: a["type"] for a in blocks(table, "attribute")}
+        self.assertEqual(attributes, {"id": "S", "status": "S", "updated_at": "N"})
+        index = blocks(table, "global_secondary_index")[0]
+        self.assertEqual((index["hash_key"], index["range_key"], index["projection_type"]),
+                         ("status", "updated_at", "ALL"))
+        self.assertIs(blocks(table, "ttl")[0]["enabled"], True)
+        self.assertIs(blocks(table, "point_in_time_recovery")[0]["enabled"], True)
+        self.assertIs(blocks(table, "server_side_encryption")[0]["enabled"], True)
 
-    def test_functions_run_the_zips_with_json_logs(self):
-        function = resources("functions.tf", "aws_lambda_function")["function"]
-        self.assertEqual(value(function, "runtime"), "provided.al2023")
-        self.assertEqual(value(function, "handler"), "bootstrap")
-        self.assertEqual(value(function, "architectures"), ["${var.architecture}"])
-        self.assertEqual(value(blocks(function, "logging_config")[0], "log_format"), "JSON")
-        self.assertEqual(variables()["architecture"], "arm64")
+    def test_functions_run_the_zips_with_json_logs_in_their_own_log_groups(self):
         self.assertEqual(locals_()["functions"], FUNCTIONS)
+        function = resources("aws_lambda_function")["function"]
+        self.assertEqual(function["for_each"], "${toset(local.functions)}")
+        self.assertEqual(function["function_name"], "${var.name}-${each.key}")
+        self.assertEqual(function["runtime"], "provided.al2023")
+        self.assertEqual(function["handler"], "bootstrap")
+        self.assertEqual(function["architectures"], ["${var.architecture}"])
+        self.assertEqual(defaults_declared()["architecture"], "arm64")
+        self.assertIn('contains(["arm64", "x86_64"], var.architecture)',
+                      blocks(variables()["architecture"], "validation")[0]["condition"])
+        self.assertEqual(function["filename"], "${var.lambda_zip_dir}/${each.key}/bootstrap.zip")
+        self.assertEqual(function["source_code_hash"], '${filebase64sha256("${var.lambda_zip_dir}/${each.key}/bootstrap.zip")}')
+        self.assertEqual(defaults_declared()["lambda_zip_dir"], "../target/lambda")
+        self.assertEqual(function["role"], "${aws_iam_role.function[each.key].arn}")
+        logging = blocks(function, "logging_config")[0]
+        self.assertEqual(logging["log_format"], "JSON")
+        self.assertEqual(logging["log_group"], "${aws_cloudwatch_log_group.function[each.key].name}")
+        self.assertIn("${aws_cloudwatch_log_group.function}", function["depends_on"])
+        groups = resources("aws_cloudwatch_log_group")["function"]
+        self.assertEqual(groups["name"], "/aws/lambda/${var.name}-${each.key}")
+        self.assertEqual(groups["retention_in_days"], "${var.log_retention_days}")
+        self.assertEqual(defaults_declared()["log_retention_days"], 30)
+        self.assertEqual(set(defaults_declared()["memory_mb"]), set(FUNCTIONS))
+        self.assertEqual(set(defaults_declared()["timeout_seconds"]) | {"consumer"}, set(FUNCTIONS))
 
-    def test_environment_is_what_each_function_reads(self):
-        environment = locals_()["environment"]
+    def test_environment_is_exactly_what_each_function_reads(self):
         for function in FUNCTIONS:
-            names = set(environment[function].keys())
-            reads = code_environment_names(function)
-            self.assertLessEqual(names, reads, f"{function}: Terraform sets names its code never reads")
+            names = set(env_of(function))
+            self.assertEqual(names, ENVIRONMENT[function], function)
+            # And against the code itself: nothing it never reads, nothing it requires missing.
+            self.assertLessEqual(names, code_environment_names(function), f"{function}: Terraform sets names its code never reads")
             self.assertLessEqual(code_required_names(function), names, f"{function}: a required setting is missing")
 
-    def test_api_routes_schedule_alarms_and_outputs(self):
-        self.assertIn('"POST /uploads"', text("api.tf"))
-        self.assertIn('"GET /payloads/{id}"', text("api.tf"))
-        self.assertEqual(variables()["api_authorization"], "AWS_IAM")
-        schedule = resources("functions.tf", "aws_scheduler_schedule")["reconcile"]
-        self.assertIn("reconcile", value(blocks(schedule, "target")[0], "input"))
-        alarms = resources("alarms.tf", "aws_cloudwatch_metric_alarm")
+    def test_consumer_mapping_reports_batch_item_failures(self):
+        mapping = resources("aws_lambda_event_source_mapping")["consumer"]
+        self.assertEqual(mapping["event_source_arn"], "${aws_sqs_queue.work.arn}")
+        self.assertEqual(mapping["function_name"], '${aws_lambda_function.function["consumer"].arn}')
+        self.assertEqual(mapping["function_response_types"], ["ReportBatchItemFailures"])
+        self.assertEqual(blocks(mapping, "scaling_config")[0]["maximum_concurrency"], "${var.consumer_max_concurrency}")
+        self.assertEqual(defaults_declared()["consumer_max_concurrency"], 10)
+        self.assertIn("var.consumer_max_concurrency >= 2",
+                      blocks(variables()["consumer_max_concurrency"], "validation")[0]["condition"])
+        self.assertIn("${aws_iam_role_policy.function}", mapping["depends_on"])
+
+    def test_producer_failures_go_to_a_queue_after_two_retries(self):
+        config = resources("aws_lambda_function_event_invoke_config")["producer"]
+        self.assertEqual(config["function_name"], '${aws_lambda_function.function["producer"].function_name}')
+        self.assertEqual(config["maximum_retry_attempts"], 2)
+        on_failure = blocks(blocks(config, "destination_config")[0], "on_failure")[0]
+        self.assertEqual(on_failure["destination"], "${aws_sqs_queue.producer_failures.arn}")
+        destination = [s for s in function_statements("producer") if s.sid == "AsyncFailureDestination"]
+        self.assertEqual([(s.actions, s.resources) for s in destination],
+                         [(["sqs:SendMessage"], ["${aws_sqs_queue.producer_failures.arn}"])])
+
+    def test_reconcile_schedule_invokes_only_the_redriver(self):
+        schedule = resources("aws_scheduler_schedule")["reconcile"]
+        target = blocks(schedule, "target")[0]
+        self.assertEqual(target["arn"], '${aws_lambda_function.function["redriver"].arn}')
+        self.assertEqual(target["input"], '${jsonencode({mode = "reconcile"})}')
+        self.assertEqual(target["role_arn"], "${aws_iam_role.scheduler.arn}")
+        policy = statements(data_sources("aws_iam_policy_document")["scheduler"], "scheduler")
+        literal = [(s.actions, s.resources) for s in policy if s.for_each is None]
+        self.assertEqual(literal, [(["lambda:InvokeFunction"], ['${aws_lambda_function.function["redriver"].arn}'])])
+
+    def test_api_routes_authorization_and_stage(self):
+        api = resources("aws_apigatewayv2_api")["http"]
+        self.assertEqual(api["protocol_type"], "HTTP")
+        self.assertEqual(locals_()["routes"], {"POST /uploads": "presign-upload", "GET /payloads/{id}": "presign-download"})
+        integration = resources("aws_apigatewayv2_integration")["route"]
+        self.assertEqual((integration["integration_type"], integration["payload_format_version"]), ("AWS_PROXY", "2.0"))
+        self.assertEqual(integration["integration_uri"], "${aws_lambda_function.function[each.value].invoke_arn}")
+        route = resources("aws_apigatewayv2_route")["route"]
+        self.assertEqual(route["authorization_type"], "${var.api_authorization}")
+        self.assertEqual(route["authorizer_id"], '${var.api_authorization == "JWT" ? aws_apigatewayv2_authorizer.jwt[0].id : null}')
+        self.assertEqual(defaults_declared()["api_authorization"], "AWS_IAM")
+        self.assertIn('contains(["AWS_IAM", "JWT", "NONE"], var.api_authorization)',
+                      blocks(variables()["api_authorization"], "validation")[0]["condition"])
+        jwt = resources("aws_apigatewayv2_authorizer")["jwt"]
+        self.assertEqual(jwt["count"], '${var.api_authorization == "JWT" ? 1 : 0}')
+        self.assertEqual(blocks(jwt, "jwt_configuration")[0], {"issuer": "${var.jwt_issuer}", "audience": "${var.jwt_audience}"})
+        stage = resources("aws_apigatewayv2_stage")["default"]
+        self.assertEqual((stage["name"], stage["auto_deploy"]), ("$default", True))
+        throttling = blocks(stage, "default_route_settings")[0]
+        self.assertEqual(throttling, {"throttling_burst_limit": "${var.api_throttling_burst}",
+                                      "throttling_rate_limit": "${var.api_throttling_rate}"})
+        access = blocks(stage, "access_log_settings")[0]
+        self.assertEqual(access["destination_arn"], "${aws_cloudwatch_log_group.api.arn}")
+        self.assertTrue(access["format"].startswith("${jsonencode({"))
+        permission = resources("aws_lambda_permission")["api_invokes"]
+        self.assertEqual(permission["principal"], "apigateway.amazonaws.com")
+        self.assertTrue(permission["source_arn"].startswith("${aws_apigatewayv2_api.http.execution_arn}/*/"))
+
+    def test_alarms(self):
+        alarms = resources("aws_cloudwatch_metric_alarm")
         self.assertEqual(set(alarms), {"dlq_not_empty", "work_queue_age", "function"})
-        self.assertIn('setproduct(local.functions, ["Errors", "Throttles"])', text("alarms.tf"))
-        outputs = {name for entry in load("outputs.tf")["output"] for name in entry}
-        self.assertLessEqual({"api_url", "bucket", "queue_url", "dlq_url", "table", "function_names"}, outputs)
+        dlq, age = alarms["dlq_not_empty"], alarms["work_queue_age"]
+        self.assertEqual((dlq["metric_name"], dlq["threshold"], dlq["comparison_operator"]),
+                         ("ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold"))
+        self.assertEqual(dlq["dimensions"], {"QueueName": "${aws_sqs_queue.dlq.name}"})
+        self.assertEqual((age["metric_name"], age["threshold"]),
+                         ("ApproximateAgeOfOldestMessage", "${var.oldest_message_alarm_seconds}"))
+        self.assertEqual(age["dimensions"], {"QueueName": "${aws_sqs_queue.work.name}"})
+        self.assertIn('setproduct(local.functions, ["Errors", "Throttles"])', alarms["function"]["for_each"])
+        self.assertEqual((alarms["function"]["threshold"], alarms["function"]["comparison_operator"]),
+                         (0, "GreaterThanThreshold"))
+        for name, alarm in alarms.items():
+            self.assertEqual(alarm["alarm_actions"], "${local.alarm_actions}", name)
+            self.assertEqual(alarm["ok_actions"], "${local.alarm_actions}", name)
+        self.assertEqual(locals_()["alarm_actions"], "${var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]}")
+        self.assertIsNone(defaults_declared()["alarm_sns_topic_arn"])
+
+    def test_outputs(self):
+        self.assertEqual(set(outputs()), OUTPUTS)
+
+    def test_every_resource_kind_is_in_its_file(self):
+        expected = {
+            "aws_s3_bucket": "storage.tf", "aws_sqs_queue": "queues.tf",
+            "aws_dynamodb_table": "ledger.tf", "aws_lambda_function": "functions.tf",
+            "aws_apigatewayv2_route": "api.tf", "aws_s3_bucket_notification": "notifications.tf",
+            "aws_iam_role": "iam.tf", "aws_cloudwatch_metric_alarm": "alarms.tf",
+        }
+        for (kind, label), file in resource_kinds().items():
+            if kind in expected:
+                self.assertEqual(file, expected[kind], f"{kind}.{label}")
 
 
 class LeastPrivilege(unittest.TestCase):
     def test_one_role_and_policy_per_function(self):
-        roles = resources("iam.tf", "aws_iam_role")
-        self.assertEqual(value(roles["function"], "for_each"), "${toset(local.functions)}")
+        role = resources("aws_iam_role")["function"]
+        self.assertEqual(role["for_each"], "${toset(local.functions)}")
+        self.assertEqual(role["name"], "${var.name}-${each.key}")
+        assume = statements(data_sources("aws_iam_policy_document")["assume_lambda"])
+        self.assertEqual([(s.actions, s.principals) for s in assume], [(["sts:AssumeRole"], ["lambda.amazonaws.com"])])
+        policy = resources("aws_iam_role_policy")["function"]
+        self.assertEqual(policy["role"], "${aws_iam_role.function[each.key].id}")
+        self.assertEqual(policy["policy"], "${local.function_policies[each.key]}")
+        self.assertEqual(locals_()["function_policies"],
+                         {f: f"${{data.aws_iam_policy_document.{f.replace('-', '_')}.json}}" for f in FUNCTIONS})
         for function in FUNCTIONS:
-            self.assertTrue(statements(policy_document_of(function)), function)
+            sids = [s.sid for s in function_statements(function)]
+            self.assertTrue(sids, function)
+            self.assertEqual(len(sids), len(set(sids)), f"{function}: repeated sid")
+            self.assertTrue(all(sids), f"{function}: a statement without a sid")
 
-    def test_no_wildcards_and_objects_scoped_to_the_uploads_prefix(self):
-        self.assertIn('uploads_arn   = "${aws_s3_bucket.payloads.arn}/${var.uploads_prefix}*"', text("locals.tf"))
+    def test_no_wildcard_unless_justified(self):
+        found = set()
+        for label, document in policy_documents().items():
+            for s in statements(document, label):
+                wild = [v for v in s.actions if "*" in v] + [v for v in s.resources + s.principals if v == "*"]
+                if not wild:
+                    continue
+                found.add((label, s.sid))
+                self.assertIn((label, s.sid), JUSTIFIED_WILDCARDS, f"{label}/{s.sid}: {wild} is not justified")
+                if s.effect == "Allow":
+                    self.assertTrue(any(c.startswith("Wildcard justified:") for c in s.comments),
+                                    f"{label}/{s.sid}: needs a '# Wildcard justified: ...' comment")
+        self.assertEqual(found, set(JUSTIFIED_WILDCARDS), "a justified wildcard is no longer there; drop it from the list")
+
+    def test_function_roles_are_scoped(self):
         for function in FUNCTIONS:
-            for sid, actions, resources_, effect, for_each in statements(policy_document_of(function)):
-                self.assertEqual(effect, "Allow")
-                for action in actions:
-                    self.assertNotIn("*", action, f"{function}/{sid}")
-                for resource in resources_:
-                    self.assertNotEqual(resource, "*", f"{function}/{sid}")
-                    if any(a.startswith("s3:") for a in actions):
-                        scoped = resource == "${local.uploads_arn}" or (
-                            resource == "${statement.value}" and "local.uploads_arn" in str(for_each))
-                        self.assertTrue(scoped, f"{function}/{sid}: {resource}")
-                    if any(a.startswith("logs:") for a in actions):
-                        self.assertIn(f'aws_cloudwatch_log_group.function["{function}"].arn', resource)
-        redriver = {s[0]: s[2] for s in statements(policy_document_of("redriver"))}
-        self.assertEqual(redriver["LedgerStatusIndex"],
-                         ["${aws_dynamodb_table.ledger.arn}/index/status-updated_at-index"])
+            for s in function_statements(function):
+                where = f"{function}/{s.sid}"
+                self.assertEqual(s.effect, "Allow", where)
+                self.assertTrue(s.actions and s.resources, where)
+                services = {a.split(":", 1)[0] for a in s.actions}
+                self.assertEqual(len(services), 1, f"{where}: one service per statement")
+                for action in s.actions:
+                    self.assertNotIn("*", action, where)
+                    self.assertRegex(action, r"^[a-z0-9-]+:[A-Za-z]+$", where)
+                for resource in s.resources:
+                    self.assertNotEqual(resource, "*", where)
+                service = services.pop()
+                if service == "s3":
+                    self.assertLessEqual(set(s.actions), S3_OBJECT_ACTIONS, f"{where}: only object actions")
+                    scoped = all(r == "${local.uploads_arn}" or (r == "${statement.value}" and "local.uploads_arn" in str(s.for_each))
+                                 for r in s.resources)
+                    self.assertTrue(scoped, f"{where}: S3 objects must be under the uploads prefix: {s.resources}")
+                elif service == "logs":
+                    self.assertEqual(set(s.actions), {"logs:CreateLogStream", "logs:PutLogEvents"}, where)
+                    self.assertEqual(s.resources, [f'${{aws_cloudwatch_log_group.function["{function}"].arn}}:*'], where)
+                elif service == "dynamodb":
+                    self.assertTrue(all(r.startswith("${aws_dynamodb_table.ledger.arn}") for r in s.resources), where)
+                elif service == "sqs":
+                    self.assertTrue(all(re.fullmatch(r"\$\{aws_sqs_queue\.[a-z_]+\.arn\}", r) for r in s.resources), where)
+                elif service == "kms":
+                    self.assertEqual((s.resources, s.for_each), (["${statement.value}"], "${local.kms}"), where)
+                else:
+                    self.fail(f"{where}: unexpected service {service}")
+        self.assertEqual(locals_()["uploads_arn"], "${aws_s3_bucket.payloads.arn}/${var.uploads_prefix}*")
+        self.assertEqual(locals_()["kms"], "${var.kms_key_arn == null ? [] : [var.kms_key_arn]}")
+
+    def test_each_role_has_only_its_logs_and_the_consumer_mapping_its_queue(self):
+        for function in FUNCTIONS:
+            logs = [s for s in function_statements(function) if s.sid == "Logs"]
+            self.assertEqual(len(logs), 1, function)
+        mapping = [s for s in function_statements("consumer") if s.sid == "EventSourceMapping"]
+        self.assertEqual([(sorted(s.actions), s.resources) for s in mapping],
+                         [(["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+                           ["${aws_sqs_queue.work.arn}"])])
+        delete = [s for s in function_statements("consumer") if "s3:DeleteObject" in s.actions]
+        self.assertEqual([s.for_each for s in delete], ["${var.delete_after_done ? [local.uploads_arn] : []}"])
+        self.assertIs(defaults_declared()["delete_after_done"], False)
+
+    def test_xray_permission_only_with_active_tracing(self):
+        policy = resources("aws_iam_role_policy")["xray"]
+        self.assertEqual(policy["for_each"], '${var.tracing_mode == "Active" ? toset(local.functions) : toset([])}')
+        self.assertEqual(defaults_declared()["tracing_mode"], "PassThrough")
+        self.assertEqual(blocks(resources("aws_lambda_function")["function"], "tracing_config")[0]["mode"],
+                         "${var.tracing_mode}")
 
 
 if __name__ == "__main__":
