@@ -89,7 +89,7 @@ demo: venv
 ## Each runs with its own package selected (their feature sets differ), built before the
 ## endpoint starts.
 bench: venv $(PACKAGE_VENV)/.installed
-	cargo build --release --locked --example stream_payload --example client_cpu --example presign_rate -p claimcheck-shared
+	cargo build --release --locked --example stream_payload --example client_cpu --example transfer_floor --example presign_rate -p claimcheck-shared
 	cargo build --release --locked --example consumer_rss -p consumer
 	$(MAKE) package ARCH=x86-64
 	@echo "== 1. function init vs Python, and 5. zip sizes"
@@ -100,6 +100,7 @@ bench: venv $(PACKAGE_VENV)/.installed
 	@echo "== 3. client CPU: 200 x 1 MiB send+receive+delete"
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example client_cpu -p claimcheck-shared
 	$(WITH_ENDPOINT) $(PYTHON) tests/bench/client_cpu.py
+	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example transfer_floor -p claimcheck-shared
 	@echo "== 4. presigned URLs per second on one core"
 	taskset -c 0 cargo run --release --locked --quiet --example presign_rate -p claimcheck-shared
 	taskset -c 0 $(PYTHON) tests/bench/presign_rate.py

@@ -6,25 +6,19 @@
 use claimcheck::extended_client::{OutgoingMessage, ReceiveOptions};
 use claimcheck::{ExtendedClient, ExtendedClientConfig, PayloadStore};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "support/cpu.rs"]
+mod cpu;
+
 const MESSAGES: usize = 200;
 const SIZE: usize = 1 << 20;
-
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes into the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = claimcheck::sdk_config::load().await;
     let (s3, sqs) = claimcheck::sdk_config::clients(&config);
-    let name = format!(
-        "cc-cpu-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
+    let name = common::unique("cc-cpu");
     s3.create_bucket().bucket(&name).send().await?;
     let queue = sqs.create_queue().queue_name(&name).send().await?;
     let queue = queue.queue_url().unwrap_or_default().to_owned();
@@ -32,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.wait_time_seconds = 1;
     let client = ExtendedClient::new(sqs, PayloadStore::new(s3), settings)?;
     let body = "x".repeat(SIZE);
-    let before = cpu_seconds();
+    let before = cpu::cpu_seconds();
     for _ in 0..MESSAGES {
         client
             .send(&queue, OutgoingMessage::new(body.clone()))
@@ -56,9 +50,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             received += 1;
         }
     }
+    let after = cpu::cpu_seconds();
+    let (user, sys) = (after.0 - before.0, after.1 - before.1);
     println!(
-        "claimcheck: {MESSAGES} x 1 MiB send+receive+delete: {:.2} s CPU",
-        cpu_seconds() - before
+        "claimcheck: {MESSAGES} x 1 MiB send+receive+delete: {:.2} s CPU (user {user:.2} s, sys {sys:.2} s)",
+        user + sys
     );
     Ok(())
 }

@@ -12,7 +12,7 @@ MESSAGES, SIZE = 200, 1 << 20
 
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
 
 
 name = "cc-cpu-py-" + uuid.uuid4().hex[:10]
@@ -33,4 +33,7 @@ while received < MESSAGES:
         assert len(message["Body"]) == SIZE
         sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         received += 1
-print(f"python extended client: {MESSAGES} x 1 MiB send+receive+delete: {cpu() - before:.2f} s CPU")
+after = cpu()
+user, system = after[0] - before[0], after[1] - before[1]
+print(f"python extended client: {MESSAGES} x 1 MiB send+receive+delete: {user + system:.2f} s CPU"
+      f" (user {user:.2f} s, sys {system:.2f} s)")
