@@ -11,7 +11,12 @@ use claimcheck::{ExtendedClientConfig, MessageAttribute, MessageAttributes};
 use serde_json::Value;
 
 fn vector(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    // Read at run time: cargo sets it for every test process. The compile-time `env!` value
+    // goes stale when one target directory serves several checkouts (CI's clean clones), since
+    // cargo reuses the test binary built in another checkout whose sources were identical.
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let path = format!("{root}/tests/vectors/{name}.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("vector is JSON")
 }
