@@ -11,8 +11,7 @@ mod common;
 #[path = "support/cpu.rs"]
 mod cpu;
 
-const MESSAGES: usize = 200;
-const SIZE: usize = 1 << 20;
+use cpu::{MESSAGES, SIZE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,9 +1,9 @@
-//! Benchmark context for the client-CPU figure: what moving the same bytes costs a client that
-//! does nothing else. 200 plain HTTP PUTs and 200 GETs of 1 MiB against the endpoint in
-//! `AWS_ENDPOINT_URL` through URLs presigned before the clock starts, so no SDK, signing, SQS
-//! or checksums run while it is measured. Any claim-check client does at least this much work, so this client's
-//! CPU time is the floor under `client_cpu` and under the Python client; most of it is the
-//! kernel's loopback TCP work, which no client code can avoid.
+//! Benchmark context for the client-CPU figure: what moving the same bytes costs a client
+//! that does nothing else. 200 plain HTTP PUTs and 200 GETs of 1 MiB against the endpoint in
+//! `AWS_ENDPOINT_URL` over blocking sockets, through URLs presigned before the clock starts, so
+//! no SDK, signing, SQS or checksums run while it is measured. Any claim-check client does at
+//! least this much work, so this CPU time is the floor under `client_cpu` and under the Python
+//! client; most of it is the kernel's loopback TCP work, which no client code can avoid.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,8 +16,7 @@ mod common;
 #[path = "support/cpu.rs"]
 mod cpu;
 
-const MESSAGES: usize = 200;
-const SIZE: usize = 1 << 20;
+use cpu::{MESSAGES, SIZE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,4 +1,10 @@
-//! CPU accounting shared by the benchmark programs.
+//! What the client-CPU benchmarks share: the workload, so `transfer_floor` moves exactly the
+//! bytes `client_cpu` does, and the CPU accounting.
+
+/// Messages per run.
+pub const MESSAGES: usize = 200;
+/// Bytes per message: 1 MiB.
+pub const SIZE: usize = 1 << 20;
 
 /// (user, sys) CPU seconds this process has used so far.
 pub fn cpu_seconds() -> (f64, f64) {
