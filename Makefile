@@ -44,6 +44,10 @@ fmt-check:
 
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	@# The client alone (no `local` feature) compiles no function crate and no Lambda runtime.
+	cargo clippy -p claimcheck-cli --no-default-features --all-targets --locked -- -D warnings
+	@if cargo tree -p claimcheck-cli --no-default-features -e normal --locked | grep -q lambda_runtime; then \
+	  echo "claimcheck-cli without the local feature depends on lambda_runtime" >&2; exit 1; fi
 
 unit-and-integration: venv
 	rm -f $(CALL_LOG)

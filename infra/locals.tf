@@ -51,7 +51,6 @@ locals {
       CLAIMCHECK_TABLE                = aws_dynamodb_table.ledger.name
       CLAIMCHECK_QUEUE_URL            = aws_sqs_queue.work.url
       CLAIMCHECK_DLQ_URL              = aws_sqs_queue.dlq.url
-      CLAIMCHECK_UPLOADS_PREFIX       = var.uploads_prefix
       CLAIMCHECK_MAX_REDRIVES         = tostring(var.max_redrives)
       CLAIMCHECK_QUEUED_STALL_SECONDS = tostring(var.queued_stall_seconds)
     }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod operations;
 pub mod output;

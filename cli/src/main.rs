@@ -1,17 +1,19 @@
 //! `claimcheck`: parses the command line and runs the subcommand; every failure becomes one
 //! line on stderr and an exit code (see `CliError::exit_code`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use claimcheck::extended_client::{ReceiveOptions, SendOptions};
 use claimcheck::ledger::{Ledger, Status};
+use claimcheck::repair;
 use claimcheck::{ExtendedClient, ExtendedClientConfig, PayloadStore};
 use claimcheck_cli::api::Api;
 use claimcheck_cli::config::{self, Endpoints};
+#[cfg(feature = "local")]
 use claimcheck_cli::local::poison::PoisonSwitch;
+#[cfg(feature = "local")]
 use claimcheck_cli::local::{self, LocalSettings};
 use claimcheck_cli::output::Output;
 use claimcheck_cli::{CliError, operations, queue, transfer};
@@ -112,6 +114,7 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         max_redrives: u32,
     },
+    #[cfg(feature = "local")]
     /// Run the whole pipeline on this machine against a local AWS endpoint (AWS_ENDPOINT_URL):
     /// the HTTP API, the S3 trigger, the consumer's SQS event source mapping and the
     /// reconcile schedule, over the resources Terraform would create. Runs until interrupted.
@@ -320,17 +323,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             min_age,
             max_redrives,
         } => {
-            let mut deps = redriver_deps(&endpoints, 3600).await?;
-            deps.settings.max_redrives = max_redrives;
-            let request = redriver::Request {
+            let deps =
+                repairer(&endpoints, |settings| settings.max_redrives = max_redrives).await?;
+            let request = repair::Request {
                 mode: if native {
-                    redriver::Mode::Native
+                    repair::Mode::Native
                 } else {
-                    redriver::Mode::Redrive
+                    repair::Mode::Redrive
                 },
                 dry_run,
                 max_messages: max,
-                filter: redriver::Filter {
+                filter: repair::Filter {
                     reason,
                     min_age_seconds: min_age,
                     payload_ids,
@@ -340,6 +343,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 operations::run_redriver(&deps, request, Duration::from_secs(3600)).await?;
             out.emit(&report, || operations::describe(&report));
         }
+        #[cfg(feature = "local")]
         Command::Local {
             name,
             port,
@@ -377,12 +381,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             max,
             queued_stall_seconds,
         } => {
-            let deps = redriver_deps(&endpoints, queued_stall_seconds).await?;
-            let request = redriver::Request {
-                mode: redriver::Mode::Reconcile,
+            let deps = repairer(&endpoints, |settings| {
+                settings.queued_stall = Duration::from_secs(queued_stall_seconds);
+            })
+            .await?;
+            let request = repair::Request {
+                mode: repair::Mode::Reconcile,
                 dry_run,
                 max_messages: max,
-                filter: redriver::Filter::default(),
+                filter: repair::Filter::default(),
             };
             let report =
                 operations::run_redriver(&deps, request, Duration::from_secs(3600)).await?;
@@ -392,6 +399,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+#[cfg(feature = "local")]
 async fn run_local(
     settings: LocalSettings,
     write_outputs: Option<PathBuf>,
@@ -436,6 +444,7 @@ async fn run_local(
     Ok(())
 }
 
+#[cfg(feature = "local")]
 async fn wait_for_shutdown() {
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -450,6 +459,7 @@ async fn wait_for_shutdown() {
     }
 }
 
+#[cfg(feature = "local")]
 fn local_error(e: local::LocalError) -> CliError {
     match e {
         local::LocalError::NoEndpoint => CliError::Usage(e.to_string()),
@@ -468,20 +478,20 @@ async fn extended_client(endpoints: &Endpoints) -> Result<ExtendedClient, CliErr
     .map_err(|e| CliError::Usage(e.to_string()))
 }
 
-async fn redriver_deps(
+/// The redriver's operations over the deployment `endpoints` name, with the defaults of
+/// [`repair::RepairSettings`] changed by `adjust`.
+async fn repairer(
     endpoints: &Endpoints,
-    queued_stall_seconds: u64,
-) -> Result<redriver::Redriver, CliError> {
-    let stall = queued_stall_seconds.to_string();
-    let source = HashMap::from([
-        ("CLAIMCHECK_BUCKET", endpoints.bucket()?),
-        ("CLAIMCHECK_TABLE", endpoints.table()?),
-        ("CLAIMCHECK_QUEUE_URL", endpoints.queue_url()?),
-        ("CLAIMCHECK_DLQ_URL", endpoints.dlq_url()?),
-        ("CLAIMCHECK_QUEUED_STALL_SECONDS", stall.as_str()),
-    ]);
-    let settings =
-        redriver::Settings::from_source(&source).map_err(|e| CliError::Usage(e.to_string()))?;
+    adjust: impl FnOnce(&mut repair::RepairSettings),
+) -> Result<repair::Repairer, CliError> {
+    let deployment = repair::Deployment::new(
+        endpoints.bucket()?,
+        endpoints.table()?,
+        endpoints.queue_url()?,
+    );
+    let mut settings = repair::RepairSettings::new(endpoints.dlq_url()?);
+    adjust(&mut settings);
     let sdk = claimcheck::sdk_config::load().await;
-    redriver::Redriver::new(&sdk, settings).map_err(|e| CliError::Usage(e.to_string()))
+    repair::Repairer::for_deployment(&sdk, &deployment, settings)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use claimcheck::ledger::{Ledger, PayloadRecord, Status};
+use claimcheck::ledger::{Ledger, PAGE_SIZE, PayloadRecord, Status};
 use serde::Serialize;
 
 use crate::CliError;
@@ -43,7 +43,7 @@ pub async fn failed(
     for status in statuses {
         let mut start = None;
         loop {
-            let page_size = (limit - found.len()).clamp(1, 100) as i32;
+            let page_size = (limit - found.len()).clamp(1, PAGE_SIZE as usize) as i32;
             let page = ledger
                 .list_by_status(*status, now, page_size, start)
                 .await
@@ -64,18 +64,18 @@ pub async fn failed(
 
 /// Runs a redriver mode locally; `time_limit` plays the Lambda deadline's part.
 pub async fn run_redriver(
-    deps: &redriver::Redriver,
-    request: redriver::Request,
+    deps: &claimcheck::repair::Repairer,
+    request: claimcheck::repair::Request,
     time_limit: Duration,
-) -> Result<redriver::Report, CliError> {
-    redriver::handle(deps, request, SystemTime::now() + time_limit)
+) -> Result<claimcheck::repair::Report, CliError> {
+    claimcheck::repair::run(deps, request, SystemTime::now() + time_limit)
         .await
         .map_err(|e| CliError::Remote(e.to_string()))
 }
 
 /// The human lines for a redriver report.
-pub fn describe(report: &redriver::Report) -> Vec<String> {
-    use redriver::Report;
+pub fn describe(report: &claimcheck::repair::Report) -> Vec<String> {
+    use claimcheck::repair::Report;
     let mut lines = Vec::new();
     let progress = |complete: bool, stopped: &Option<String>| match (complete, stopped) {
         (true, _) => "complete".to_owned(),

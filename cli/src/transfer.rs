@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
+use claimcheck::checksum::Sha256;
 use futures::StreamExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::CliError;
@@ -125,7 +124,7 @@ async fn hash_file(
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    Ok(base64::engine::general_purpose::STANDARD.encode(hash.finalize()))
+    Ok(hash.base64())
 }
 
 /// Downloads a payload to `target` (default: a file named after the id; `-` is stdout),
@@ -191,7 +190,7 @@ pub async fn download(
     .await;
     bar.finish_and_clear();
     drop(sink);
-    let sha256 = base64::engine::general_purpose::STANDARD.encode(hash.finalize());
+    let sha256 = hash.base64();
     let checked = written.and_then(|()| verify(&view, size, &sha256));
     if let Err(e) = checked {
         if !to_stdout {

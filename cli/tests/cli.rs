@@ -1,9 +1,6 @@
 //! The `claimcheck` binary, run as a user runs it, against the local AWS endpoint and the
 //! HTTP API served in process by local mode's API server (the real presign handlers).
 
-#[path = "../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
@@ -14,7 +11,7 @@ use claimcheck_cli::local::api::{ApiHandlers, serve};
 use serde_json::Value;
 
 struct Stack {
-    aws: common::Endpoint,
+    aws: testkit::Endpoint,
     api_url: String,
     bucket: String,
     table: String,
@@ -24,7 +21,7 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let aws = common::endpoint().await;
+    let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
     let ledger = aws.ledger().await;
     let table = ledger.table().to_owned();
@@ -133,29 +130,23 @@ fn children_peak_rss_mib() -> f64 {
 }
 
 async fn write_generated(path: &Path, size: u64) -> String {
-    use sha2::Digest;
-    let mut source = common::Generated::new(size);
+    let mut source = testkit::Generated::new(size);
     let mut file = tokio::fs::File::create(path).await.expect("create");
     tokio::io::copy(&mut source, &mut file)
         .await
         .expect("write");
-    hex(&source.hash.finalize())
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    source.hash.hex()
 }
 
 async fn file_sha256(path: &Path) -> String {
-    use sha2::Digest;
     use tokio::io::AsyncReadExt;
     let mut file = tokio::fs::File::open(path).await.expect("open");
-    let mut hash = sha2::Sha256::new();
+    let mut hash = claimcheck::checksum::Sha256::new();
     let mut buffer = vec![0; 1 << 20];
     loop {
         let n = file.read(&mut buffer).await.expect("read");
         if n == 0 {
-            return hex(&hash.finalize());
+            return hash.hex();
         }
         hash.update(&buffer[..n]);
     }

@@ -7,9 +7,6 @@
 //! Afterwards every payload is `done` and was processed exactly once, both queues are empty,
 //! and every object in the bucket belongs to a payload.
 
-#[path = "../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,8 +102,8 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let aws = common::endpoint().await;
-    let mut settings = LocalSettings::from_defaults(&common::unique("e2e")).expect("defaults");
+    let aws = testkit::endpoint().await;
+    let mut settings = LocalSettings::from_defaults(&testkit::unique("e2e")).expect("defaults");
     // Timings scaled down so retries happen in seconds; the rest is Terraform's configuration.
     settings.stack.visibility_timeout_seconds = 2;
     settings.lease = Duration::from_secs(2);
@@ -237,7 +234,7 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
     };
     assert_eq!(
         redrive.stats,
-        redriver::RedriveStats {
+        claimcheck::repair::RedriveStats {
             scanned: dead as u32,
             redriven: dead as u32,
             parked: 0,
@@ -261,7 +258,10 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
     };
     assert_eq!(reconcile.stats.stalled, 1, "{reconcile:#?}");
     assert_eq!(reconcile.stats.reconciled, 1);
-    assert_eq!(reconcile.actions[0].stall, redriver::Stall::LostEvent);
+    assert_eq!(
+        reconcile.actions[0].stall,
+        claimcheck::repair::Stall::LostEvent
+    );
 
     wait_until("every payload done", Duration::from_secs(300), || async {
         let done = count(&ledger, Status::Done).await;
@@ -321,6 +321,5 @@ fn is_poison(i: usize, n: usize) -> bool {
 }
 
 fn base64_sha(body: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body.as_bytes()))
+    testkit::sha256_base64(body.as_bytes())
 }

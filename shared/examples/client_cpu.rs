@@ -6,18 +6,13 @@
 use claimcheck::extended_client::{OutgoingMessage, ReceiveOptions};
 use claimcheck::{ExtendedClient, ExtendedClientConfig, PayloadStore};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "support/cpu.rs"]
-mod cpu;
-
-use cpu::{MESSAGES, SIZE};
+use testkit::cpu::{self, MESSAGES, SIZE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = claimcheck::sdk_config::load().await;
     let (s3, sqs) = claimcheck::sdk_config::clients(&config);
-    let name = common::unique("cc-cpu");
+    let name = testkit::unique("cc-cpu");
     s3.create_bucket().bucket(&name).send().await?;
     let queue = sqs.create_queue().queue_name(&name).send().await?;
     let queue = queue.queue_url().unwrap_or_default().to_owned();

@@ -7,19 +7,12 @@
 
 use std::time::Instant;
 
+use claimcheck::checksum::Sha256;
 use claimcheck::payload_store::PutOptions;
 use claimcheck::{PayloadPointer, PayloadStore};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 const MIB: u64 = 1024 * 1024;
-
-fn hex(digest: impl AsRef<[u8]>) -> String {
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,20 +34,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "payload store streaming benchmark: {mib} MiB, part size {} MiB",
         store.part_size() as u64 / MIB
     );
-    println!("peak RSS at start: {:.1} MiB", common::peak_rss_mib());
+    println!("peak RSS at start: {:.1} MiB", testkit::peak_rss_mib());
 
-    let mut source = common::Generated::new(size);
+    let mut source = testkit::Generated::new(size);
     let started = Instant::now();
     let stored = store
         .put_stream(&object, &mut source, &PutOptions::default())
         .await?;
     let put_secs = started.elapsed().as_secs_f64();
-    let sent_hash = hex(source.hash.finalize());
+    let sent_hash = source.hash.hex();
     println!(
         "put: {} bytes in {put_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
         stored.size,
         mib as f64 / put_secs,
-        common::peak_rss_mib()
+        testkit::peak_rss_mib()
     );
 
     let started = Instant::now();
@@ -74,9 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "get: {received} bytes in {get_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
         mib as f64 / get_secs,
-        common::peak_rss_mib()
+        testkit::peak_rss_mib()
     );
-    let intact = hex(hash.finalize()) == sent_hash && received == size;
+    let intact = hash.hex() == sent_hash && received == size;
     println!("round trip intact (SHA-256 and length): {intact}");
     store.delete(&object).await?;
     s3.delete_bucket().bucket(&bucket).send().await?;
@@ -84,7 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|");
     println!(
         "| {mib} MiB | {:.1} MiB | ≤ 64 MiB |",
-        common::peak_rss_mib()
+        testkit::peak_rss_mib()
     );
     if !intact {
         return Err("the payload read back differs from the one written".into());

@@ -11,18 +11,13 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "support/cpu.rs"]
-mod cpu;
-
-use cpu::{MESSAGES, SIZE};
+use testkit::cpu::{self, MESSAGES, SIZE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = claimcheck::sdk_config::load().await;
     let (s3, _) = claimcheck::sdk_config::clients(&config);
-    let bucket = common::unique("cc-floor");
+    let bucket = testkit::unique("cc-floor");
     s3.create_bucket().bucket(&bucket).send().await?;
     let presigning = PresigningConfig::expires_in(Duration::from_secs(900))?;
     let mut puts = Vec::with_capacity(MESSAGES);

@@ -30,6 +30,9 @@ use crate::sdk_error::SdkFailure;
 pub const STATUS_INDEX: &str = "status-updated_at-index";
 /// The TTL attribute.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// Items read per page by the operations that list the ledger (native redrive, reconcile,
+/// `claimcheck failed`).
+pub const PAGE_SIZE: i32 = 100;
 /// How long an item is kept after its last change, unless configured otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -63,6 +66,29 @@ impl Status {
         Status::Quarantined,
     ];
 
+    /// Where a consumer may claim a payload from (and from `processing` whose lease expired).
+    pub const CLAIMABLE: [Status; 3] = [Status::Queued, Status::Failed, Status::Redriven];
+
+    /// Where a payload whose message sits in the DLQ may be: redrive sends it back
+    /// (`→ redriven`) or records why it stays parked (`→ dead`) only from these.
+    pub const IN_DLQ: [Status; 4] = [
+        Status::Dead,
+        Status::Failed,
+        Status::Queued,
+        Status::Redriven,
+    ];
+
+    /// Where the consumer may park a payload from (`→ dead`): any state before `done` that a
+    /// message of it can be delivered in.
+    pub const PARKABLE: [Status; 5] = [
+        Status::Queued,
+        Status::Processing,
+        Status::Failed,
+        Status::Redriven,
+        Status::Pending,
+    ];
+
+    /// The name stored in the ledger and shown by the API (`pending`, `queued`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -360,7 +386,7 @@ impl Ledger {
         lease: Duration,
     ) -> Result<Transition, LedgerError> {
         let now = self.now();
-        let claimable = [Status::Queued, Status::Failed, Status::Redriven];
+        let claimable = Status::CLAIMABLE;
         let condition = format!(
             "#status IN ({}) OR (#status = :processing AND lease_expires_at < :now)",
             placeholders("from", claimable.len())

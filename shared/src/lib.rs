@@ -9,10 +9,16 @@
 //! - [`object_key`]: generated keys under a validated prefix;
 //! - [`payload_store`]: payload bytes in S3, streamed both ways, and presigned requests;
 //! - [`extended_client`]: send, receive, delete and visibility over SQS, plus Lambda records;
+//! - [`checksum`]: SHA-256 in the forms S3 and the ledger use;
+//! - [`admission`]: an uploaded object checked and queued as a payload;
 //! - [`ledger`]: the DynamoDB record of every payload, changed only by conditional writes;
+//! - [`repair`]: DLQ redrive and the reconcile pass, for the redriver and the CLI;
+//! - [`sqs_limits`]: SQS's quotas, named once;
 //! - [`processor`]: what a consumer does with each payload, and the verifying default;
 //! - [`sdk_config`]: the one SDK configuration every client shares.
 
+pub mod admission;
+pub mod checksum;
 pub mod extended_client;
 pub mod http_api;
 pub mod ledger;
@@ -23,10 +29,12 @@ pub mod payload_store;
 pub mod pointer;
 pub mod processor;
 pub mod receipt_handle;
+pub mod repair;
 pub mod sdk_config;
 pub mod sdk_error;
 pub mod settings;
 pub mod size_attribute;
+pub mod sqs_limits;
 
 pub use extended_client::{ClientError, ExtendedClient, ExtendedClientConfig};
 pub use message_attributes::{AttributeValue, MessageAttribute, MessageAttributes};

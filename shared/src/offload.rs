@@ -13,9 +13,9 @@ use crate::size_attribute::is_reserved;
 /// SQS's original message size limit, still the safe default for queues created before 2025.
 pub const DEFAULT_THRESHOLD: usize = 262_144;
 /// SQS's message size limit since August 2025; the largest threshold we accept.
-pub const MAX_THRESHOLD: usize = 1_048_576;
+pub const MAX_THRESHOLD: usize = crate::sqs_limits::MAX_MESSAGE_BYTES;
 /// SQS allows 10 attributes; an offloaded message needs one for the size.
-pub const MAX_USER_ATTRIBUTES: usize = 9;
+pub const MAX_USER_ATTRIBUTES: usize = crate::sqs_limits::MAX_MESSAGE_ATTRIBUTES - 1;
 
 /// Why a message may not be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,8 +7,7 @@
 
 use std::future::Future;
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
+use crate::checksum::Sha256;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::message_attributes::MessageAttributes;
@@ -80,7 +79,7 @@ impl Processor for VerifyingProcessor {
                 meta.size
             ));
         }
-        let digest = base64::engine::general_purpose::STANDARD.encode(hash.finalize());
+        let digest = hash.base64();
         match &meta.sha256 {
             Some(expected) if *expected != digest => Outcome::Permanent(format!(
                 "payload SHA-256 is {digest} but {expected} was announced"

@@ -37,6 +37,23 @@ impl SizeAttributeName {
     }
 }
 
+/// A setting value other than `current` or `legacy`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected current or legacy, got {0:?}")]
+pub struct SizeAttributeNameError(pub String);
+
+/// Parses a setting: `current` (`ExtendedPayloadSize`) or `legacy` (`SQSLargePayloadSize`).
+impl std::str::FromStr for SizeAttributeName {
+    type Err = SizeAttributeNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "current" => Ok(Self::Current),
+            "legacy" => Ok(Self::Legacy),
+            other => Err(SizeAttributeNameError(other.to_owned())),
+        }
+    }
+}
+
 pub fn is_reserved(name: &str) -> bool {
     RESERVED_ATTRIBUTE_NAMES.contains(&name)
 }

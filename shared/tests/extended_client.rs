@@ -1,7 +1,5 @@
 //! The extended SQS client against the local AWS endpoint.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,7 +11,7 @@ use claimcheck::object_key::KeyPrefix;
 use claimcheck::pointer::PayloadPointer;
 use claimcheck::size_attribute::SizeAttributeName;
 use claimcheck::{ClientError, ExtendedClientConfig, MessageAttribute, StoreError};
-use common::{endpoint, pseudo_random, receive_all, sha256_hex};
+use testkit::{endpoint, pseudo_random, receive_all, sha256_hex};
 use tokio::io::AsyncReadExt;
 
 const MIB: usize = 1024 * 1024;

@@ -2,13 +2,11 @@
 //! The Python side runs `tests/interop/python_client.py` from the project venv
 //! (`CLAIMCHECK_PYTHON`, set by tests/with-endpoint.sh).
 
-mod common;
-
 use claimcheck::extended_client::{MessageBody, OutgoingMessage, PayloadCleanup};
 use claimcheck::size_attribute::SizeAttributeName;
 use claimcheck::{ExtendedClientConfig, MessageAttribute};
-use common::{endpoint, receive_all, sha256_hex};
 use serde_json::Value;
+use testkit::{endpoint, receive_all, sha256_hex};
 
 /// A large body with multi-byte characters, so byte and character counts differ.
 fn large_body() -> String {
@@ -38,14 +36,14 @@ async fn python_sends_rust_receives(legacy: bool) {
     }
     let large_file = write_body(&large);
     let small_file = write_body("small ✓");
-    common::python_client(
+    testkit::python_client(
         &[
             &args[..],
             &["--body-file", path(&large_file), "--attr", "trace=abc"],
         ]
         .concat(),
     );
-    common::python_client(&[&args[..], &["--body-file", path(&small_file)]].concat());
+    testkit::python_client(&[&args[..], &["--body-file", path(&small_file)]].concat());
 
     // The raw message carries the size attribute of the mode Python was in.
     let raw = aws.peek(&queue).await;
@@ -129,7 +127,7 @@ async fn rust_sends_python_receives(size_attribute: SizeAttributeName) {
     if size_attribute == SizeAttributeName::Legacy {
         args.push("--legacy");
     }
-    let received = common::python_client(&args);
+    let received = testkit::python_client(&args);
     let mut got: Vec<(u64, String, bool, Value)> = received
         .as_array()
         .expect("list")

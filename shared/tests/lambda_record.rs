@@ -1,8 +1,6 @@
 //! Resolving the records of a Lambda SQS event (the JSON Lambda hands the function), with the
 //! payload stored in the local endpoint.
 
-mod common;
-
 use aws_lambda_events::sqs::SqsEvent;
 use claimcheck::extended_client::{MessageBody, OutgoingMessage, ResolveError};
 use claimcheck::{ExtendedClientConfig, MessageAttribute};
@@ -29,7 +27,7 @@ fn record(id: &str, body: &str, attributes: serde_json::Value) -> serde_json::Va
 
 #[tokio::test]
 async fn records_resolve_like_received_messages() {
-    let aws = common::endpoint().await;
+    let aws = testkit::endpoint().await;
     let (bucket, queue) = (aws.bucket().await, aws.queue().await);
     let client = aws.client(ExtendedClientConfig::new(&bucket));
     let payload = "L".repeat(300_000);

@@ -1,7 +1,5 @@
 //! The payload ledger against the local endpoint's DynamoDB.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -9,7 +7,7 @@ use std::time::Duration;
 
 use claimcheck::PayloadPointer;
 use claimcheck::ledger::{Changes, Created, Ledger, NewPayload, Status, Transition};
-use common::endpoint;
+use testkit::endpoint;
 
 fn payload(id: &str) -> NewPayload {
     NewPayload {

@@ -1,12 +1,10 @@
 //! The payload store against the local AWS endpoint.
 
-mod common;
-
 use std::time::Duration;
 
 use claimcheck::payload_store::{MIN_PART_SIZE, PresignPut, PutOptions};
 use claimcheck::{PayloadPointer, PayloadStore, StoreError};
-use common::{endpoint, pseudo_random, sha256_hex};
+use testkit::{endpoint, pseudo_random, sha256_hex};
 use tokio::io::AsyncReadExt;
 
 async fn read_all(store: &PayloadStore, object: &PayloadPointer) -> Vec<u8> {
@@ -204,13 +202,12 @@ async fn reading_a_large_payload_into_a_string_is_refused() {
 /// signed headers. The upload itself then goes through the endpoint with a plain HTTP client.
 #[tokio::test]
 async fn presigned_put_signs_type_length_and_checksum_and_uploads() {
-    use base64::Engine;
     let aws = endpoint().await;
     let bucket = aws.bucket().await;
     let store = PayloadStore::new(aws.s3.clone());
     let object = PayloadPointer::new(&bucket, "uploads/presigned");
     let data = pseudo_random(4096, 3);
-    let checksum = base64::engine::general_purpose::STANDARD.encode(sha2_digest(&data));
+    let checksum = testkit::sha256_base64(&data);
     let put = PresignPut {
         expires_in: Duration::from_secs(900),
         content_type: "application/json".into(),
@@ -273,9 +270,4 @@ async fn presigned_put_signs_type_length_and_checksum_and_uploads() {
         Some("attachment; filename=\"p.json\"")
     );
     assert_eq!(response.bytes().await.expect("body").to_vec(), data);
-}
-
-fn sha2_digest(data: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(data).to_vec()
 }

@@ -1,8 +1,6 @@
 //! The captured wire vectors of the official clients (shared/tests/vectors, copied from the
 //! team's capture run: Python 1.0.1 over the local endpoint, Jackson as Java 2.1.2 uses it).
 
-mod common;
-
 use claimcheck::extended_client::{MessageBody, ResolveError};
 use claimcheck::offload::{Decision, OffloadPolicy};
 use claimcheck::pointer::{PayloadPointer, PointerError};
@@ -140,7 +138,7 @@ fn handle_restore_follows_java_not_python() {
 /// receive are still delivered.
 #[tokio::test]
 async fn every_captured_producer_shape_is_resolved_or_rejected() {
-    let aws = common::endpoint().await;
+    let aws = testkit::endpoint().await;
     let (bucket, queue) = (aws.bucket().await, aws.queue().await);
     let d = vector("d_receive_interop");
     let payload = d["payload"].as_str().expect("payload").to_owned();
@@ -184,7 +182,7 @@ async fn every_captured_producer_shape_is_resolved_or_rejected() {
     }
     let client = aws.client(ExtendedClientConfig::new(&bucket));
     let mut outcomes = std::collections::BTreeMap::new();
-    for message in common::receive_all(&client, &queue).await {
+    for message in testkit::receive_all(&client, &queue).await {
         match message {
             Ok(m) => {
                 let shape = m.attributes["shape"].as_str().expect("shape").to_owned();

@@ -1,7 +1,9 @@
-//! Test plumbing for the integration tests: clients for the local AWS endpoint that
-//! `make test` starts (selected by the SDK's standard `AWS_ENDPOINT_URL`), and fresh buckets
-//! and queues per test so tests run in parallel without seeing each other.
-#![allow(dead_code)]
+//! Test plumbing for claimcheck's integration tests, benchmarks and examples (a dev-only crate,
+//! never published): clients for the local AWS endpoint that `make test` starts (selected by the
+//! SDK's standard `AWS_ENDPOINT_URL`), fresh buckets, queues and ledger tables per test so tests
+//! run in parallel without seeing each other, events as AWS delivers them, and memory probes.
+
+pub mod cpu;
 
 use aws_config::SdkConfig;
 use claimcheck::extended_client::{ReceiveOptions, ReceivedMessage, UnresolvedMessage};
@@ -178,13 +180,8 @@ pub async fn receive_all(
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// Lowercase hex SHA-256 (the library's one helper, re-exported for tests).
+pub use claimcheck::checksum::{sha256_base64, sha256_hex};
 
 /// Deterministic pseudo-random bytes (xorshift), so large payloads need no fixture files.
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
@@ -209,11 +206,6 @@ impl Endpoint {
         ledger.create_table().await.expect("create ledger table");
         ledger
     }
-}
-
-pub fn sha256_digest(bytes: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).to_vec()
 }
 
 impl Endpoint {
@@ -437,16 +429,16 @@ pub fn lambda_record(
 pub struct Generated {
     remaining: u64,
     state: u64,
-    pub hash: sha2::Sha256,
+    /// The SHA-256 of every byte produced so far.
+    pub hash: claimcheck::checksum::Sha256,
 }
 
 impl Generated {
     pub fn new(size: u64) -> Self {
-        use sha2::Digest;
         Self {
             remaining: size,
             state: 0x9E37_79B9_7F4A_7C15,
-            hash: sha2::Sha256::new(),
+            hash: claimcheck::checksum::Sha256::new(),
         }
     }
 }
@@ -465,7 +457,7 @@ impl tokio::io::AsyncRead for Generated {
             self.state ^= self.state << 17;
             *byte = (self.state >> 24) as u8;
         }
-        sha2::Digest::update(&mut self.hash, &chunk);
+        self.hash.update(&chunk);
         buf.put_slice(&chunk);
         self.remaining -= n as u64;
         std::task::Poll::Ready(Ok(()))

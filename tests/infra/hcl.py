@@ -195,18 +195,13 @@ def function_statements(function):
     return statements(policy_document_of(function), function.replace("-", "_"))
 
 
-def _crates(function):
-    # The redriver queues uploads exactly as the producer does, with the producer's code.
-    return [function] + (["producer"] if function == "redriver" else [])
-
-
 def _sources(function):
-    for crate in _crates(function):
-        source_dir = os.path.join(ROOT, "functions", crate, "src")
-        for file in sorted(os.listdir(source_dir)):
-            if file.endswith(".rs"):
-                with open(os.path.join(source_dir, file), encoding="utf-8") as f:
-                    yield f.read()
+    """The function crate's own sources: each reads its settings itself (the library reads none)."""
+    source_dir = os.path.join(ROOT, "functions", function, "src")
+    for file in sorted(os.listdir(source_dir)):
+        if file.endswith(".rs"):
+            with open(os.path.join(source_dir, file), encoding="utf-8") as f:
+                yield f.read()
 
 
 def code_environment_names(function):

@@ -193,7 +193,7 @@ pub async fn start<P: Processor + 'static>(
         size_attribute: claimcheck::size_attribute::SizeAttributeName::Current,
     };
     let producer =
-        Arc::new(producer::Producer::new(sdk, producer_settings.clone()).map_err(|e| setup(&e))?);
+        Arc::new(producer::Producer::new(sdk, producer_settings).map_err(|e| setup(&e))?);
     let consumer_settings = consumer::Settings {
         bucket: stack.bucket.clone(),
         trusted_buckets: vec![],
@@ -207,22 +207,20 @@ pub async fn start<P: Processor + 'static>(
     let consumer = Arc::new(
         consumer::Consumer::new(sdk, consumer_settings, processor).map_err(|e| setup(&e))?,
     );
-    let redriver = Arc::new(
-        redriver::Redriver::new(
-            sdk,
-            redriver::Settings {
-                producer: producer_settings,
-                dlq_url: stack.dlq_url.clone(),
-                trusted_buckets: vec![],
-                max_redrives: settings.max_redrives,
-                queued_stall: settings.queued_stall,
-                pending_grace: settings.pending_grace,
-                visibility: Duration::from_secs(60),
-                deadline_margin: Duration::from_secs(5),
-            },
-        )
-        .map_err(|e| setup(&e))?,
-    );
+    let mut repair = claimcheck::repair::RepairSettings::new(&stack.dlq_url);
+    repair.max_redrives = settings.max_redrives;
+    repair.queued_stall = settings.queued_stall;
+    repair.pending_grace = settings.pending_grace;
+    repair.visibility = Duration::from_secs(60);
+    let redriver_settings = redriver::Settings {
+        deployment: claimcheck::repair::Deployment::new(
+            &stack.bucket,
+            &stack.table,
+            &stack.queue_url,
+        ),
+        repair,
+    };
+    let redriver = Arc::new(redriver_settings.redriver(sdk).map_err(|e| setup(&e))?);
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut tasks = vec![

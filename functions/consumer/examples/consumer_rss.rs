@@ -4,21 +4,16 @@
 //! with the verifying processor (streaming the whole payload and hashing it). Prints one row
 //! per size. Runs against the endpoint in `AWS_ENDPOINT_URL` (`make bench`).
 
-#[path = "../../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::sqs::SqsEvent;
-use base64::Engine;
 use claimcheck::extended_client::SendOptions;
 use claimcheck::ledger::{Changes, NewPayload, Status};
 use claimcheck::payload_store::PutOptions;
 use claimcheck::processor::VerifyingProcessor;
 use claimcheck::{MessageAttribute, MessageAttributes, PayloadPointer};
 use consumer::{Consumer, Settings, handle};
-use sha2::Digest;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -28,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 64, 1024]);
-    let aws = common::endpoint().await;
+    let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
     let queue = aws.queue().await;
     let dlq = aws.queue().await;
@@ -51,13 +46,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let size = mib * MIB;
         let id = uuid::Uuid::new_v4().to_string();
         let object = PayloadPointer::new(&bucket, format!("uploads/{id}"));
-        let mut source = common::Generated::new(size);
+        let mut source = testkit::Generated::new(size);
         consumer
             .client
             .store()
             .put_stream(&object, &mut source, &PutOptions::default())
             .await?;
-        let sha = base64::engine::general_purpose::STANDARD.encode(source.hash.finalize());
+        let sha = source.hash.base64();
         let payload = NewPayload {
             id: id.clone(),
             object: object.clone(),
@@ -84,7 +79,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into_iter()
             .next()
             .ok_or("no message")?;
-        let record = common::lambda_record(&message, "arn:aws:sqs:us-east-1:123456789012:bench", 1);
+        let record =
+            testkit::lambda_record(&message, "arn:aws:sqs:us-east-1:123456789012:bench", 1);
         let event: SqsEvent = serde_json::from_value(serde_json::json!({ "Records": [record] }))?;
         aws.sqs
             .delete_message()
@@ -93,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .send()
             .await?;
 
-        common::reset_peak_rss();
+        testkit::reset_peak_rss();
         let started = Instant::now();
         let response = handle(
             &consumer,
@@ -102,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await;
         let elapsed = started.elapsed().as_secs_f64();
-        let peak = common::peak_rss_mib();
+        let peak = testkit::peak_rss_mib();
         let status = consumer.ledger.get(&id).await?.map(|r| r.status);
         if !response.batch_item_failures.is_empty() || status != Some(Status::Done) {
             return Err(format!("{mib} MiB payload was not processed: {status:?}").into());

@@ -35,7 +35,8 @@ use claimcheck::{
 use futures::FutureExt;
 
 /// The longest lease (SQS's longest visibility timeout).
-pub const MAX_LEASE: Duration = Duration::from_secs(43_200);
+pub const MAX_LEASE: Duration =
+    Duration::from_secs(claimcheck::sqs_limits::MAX_VISIBILITY_TIMEOUT_SECONDS as u64);
 
 pub use claimcheck::message_attributes::{
     PARK_REASON as PARK_REASON_ATTRIBUTE, PAYLOAD_ID as PAYLOAD_ID_ATTRIBUTE,
@@ -358,16 +359,9 @@ async fn park<P: Processor>(
             release_lease: true,
             ..Changes::default()
         };
-        let from = [
-            Status::Queued,
-            Status::Processing,
-            Status::Failed,
-            Status::Redriven,
-            Status::Pending,
-        ];
         if let Err(e) = deps
             .ledger
-            .transition(id, &from, Status::Dead, &changes)
+            .transition(id, &Status::PARKABLE, Status::Dead, &changes)
             .await
         {
             tracing::error!(payload_id = id, error = %e, "parked, but the ledger could not record it");

@@ -1,9 +1,6 @@
 //! The consumer's handler in process, with SQS records built from messages really sent to the
 //! local endpoint, against the endpoint's S3, SQS and DynamoDB.
 
-#[path = "../../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +36,7 @@ impl Processor for Faulty {
 }
 
 struct Fixture {
-    aws: common::Endpoint,
+    aws: testkit::Endpoint,
     consumer: Consumer<Faulty>,
     /// The harness's view of the ledger: set-up and checks are not the function's calls.
     ledger: claimcheck::ledger::Ledger,
@@ -49,7 +46,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let aws = common::endpoint().await;
+    let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
     let queue = aws.queue().await;
     let dlq = aws.queue().await;
@@ -178,7 +175,7 @@ impl Fixture {
                     .unwrap_or("")
                     .to_owned();
                 by_message.insert(m.message_id().unwrap_or("").to_owned(), id.clone());
-                common::lambda_record(
+                testkit::lambda_record(
                     m,
                     &self.queue_arn,
                     receive_counts.get(&id).copied().unwrap_or(1),
@@ -201,8 +198,7 @@ impl Fixture {
 }
 
 fn base64_sha(data: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(common::sha256_digest(data))
+    testkit::sha256_base64(data)
 }
 
 fn far_deadline() -> SystemTime {
@@ -424,7 +420,7 @@ async fn messages_from_the_official_python_client_are_consumed() {
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     std::io::Write::write_all(&mut file, body.as_bytes()).expect("write body");
     let path = file.path().to_str().expect("utf-8 path");
-    common::python_client(&[
+    testkit::python_client(&[
         "send",
         "--queue",
         &f.queue,

@@ -1,19 +1,16 @@
 //! presign-download's handler in process, with API Gateway events, against the local endpoint.
 
-#[path = "../../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
 use claimcheck::PayloadPointer;
 use claimcheck::ledger::{Changes, NewPayload, Status};
 use claimcheck::object_key::KeyPrefix;
-use common::{api_event, api_parts};
 use presign_download::{PresignDownload, Settings, handle};
+use testkit::{api_event, api_parts};
 
-async fn deps() -> (common::Endpoint, PresignDownload) {
-    let aws = common::endpoint().await;
+async fn deps() -> (testkit::Endpoint, PresignDownload) {
+    let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
     let ledger = aws.ledger().await;
     let settings = Settings {
@@ -28,7 +25,7 @@ async fn deps() -> (common::Endpoint, PresignDownload) {
 
 /// Records a payload in the ledger, stored at `object`.
 async fn recorded(deps: &PresignDownload, id: &str, object: PayloadPointer) {
-    common::harness_ledger(deps.ledger.table())
+    testkit::harness_ledger(deps.ledger.table())
         .await
         .create_pending(&NewPayload {
             id: id.to_owned(),
@@ -54,7 +51,7 @@ async fn a_stored_payload_gets_its_status_and_a_download_url() {
     let object = PayloadPointer::new(&deps.settings.bucket, format!("uploads/{id}"));
     recorded(&deps, &id, object.clone()).await;
     let changes = Changes::default();
-    common::harness_ledger(deps.ledger.table())
+    testkit::harness_ledger(deps.ledger.table())
         .await
         .transition(&id, &[Status::Pending], Status::Queued, &changes)
         .await

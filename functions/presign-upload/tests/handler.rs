@@ -1,9 +1,6 @@
 //! presign-upload's handler in process, with API Gateway's payload-format-2.0 events, against
 //! the local AWS endpoint.
 
-#[path = "../../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
@@ -20,7 +17,7 @@ fn event(
     body: Option<&str>,
     base64: bool,
 ) -> ApiGatewayV2httpRequest {
-    common::api_event(method, path, content_type, body, base64)
+    testkit::api_event(method, path, content_type, body, base64)
 }
 
 fn post(body: &str) -> ApiGatewayV2httpRequest {
@@ -33,8 +30,8 @@ fn post(body: &str) -> ApiGatewayV2httpRequest {
     )
 }
 
-async fn deps(max_size: u64, allowed: &str) -> (common::Endpoint, PresignUpload) {
-    let aws = common::endpoint().await;
+async fn deps(max_size: u64, allowed: &str) -> (testkit::Endpoint, PresignUpload) {
+    let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
     let ledger = aws.ledger().await;
     let settings = Settings {
@@ -57,9 +54,9 @@ async fn deps(max_size: u64, allowed: &str) -> (common::Endpoint, PresignUpload)
 async fn issues_a_url_that_uploads_and_records_pending() {
     let (aws, deps) = deps(1 << 20, "").await;
     let data = b"id,name\n1,ada\n".to_vec();
-    let sha = base64::engine::general_purpose::STANDARD.encode(common::sha256_digest(&data));
+    let sha = testkit::sha256_base64(&data);
     let body = json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha, "metadata": {"team": "data"}});
-    let (status, response) = common::api_parts(&handle(&deps, post(&body.to_string())).await);
+    let (status, response) = testkit::api_parts(&handle(&deps, post(&body.to_string())).await);
     assert_eq!(status, 201, "{response}");
     let id = response["id"].as_str().expect("id");
     assert!(uuid::Uuid::try_parse(id).is_ok());
@@ -84,7 +81,7 @@ async fn issues_a_url_that_uploads_and_records_pending() {
         );
     }
 
-    let record = common::harness_ledger(deps.ledger.table())
+    let record = testkit::harness_ledger(deps.ledger.table())
         .await
         .get(id)
         .await
@@ -128,7 +125,7 @@ async fn base64_encoded_bodies_are_accepted() {
         Some(&body),
         true,
     );
-    let (status, response) = common::api_parts(&handle(&deps, request).await);
+    let (status, response) = testkit::api_parts(&handle(&deps, request).await);
     assert_eq!(status, 201, "{response}");
 }
 
@@ -344,7 +341,7 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     ];
     assert!(cases.len() >= 20);
     for (name, request, status, code) in cases {
-        let (got_status, body) = common::api_parts(&handle(&deps, request).await);
+        let (got_status, body) = testkit::api_parts(&handle(&deps, request).await);
         assert_eq!(
             (got_status, body["error"]["code"].as_str()),
             (status, Some(code)),
@@ -357,8 +354,8 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     }
     let ok =
         post(&json!({"content_type":"text/csv","content_length":5,"sha256":valid_sha}).to_string());
-    assert_eq!(common::api_parts(&handle(&deps, ok).await).0, 201);
-    let recorded = common::harness_ledger(deps.ledger.table())
+    assert_eq!(testkit::api_parts(&handle(&deps, ok).await).0, 201);
+    let recorded = testkit::harness_ledger(deps.ledger.table())
         .await
         .list_by_status(Status::Pending, deps.ledger.now(), 100, None)
         .await
@@ -378,7 +375,7 @@ async fn aws_failures_are_500_without_internals() {
         aws_sdk_dynamodb::Client::new(&aws.config),
         "no-such-table",
     );
-    let (status, body) = common::api_parts(
+    let (status, body) = testkit::api_parts(
         &handle(
             &deps,
             post(r#"{"content_type":"text/csv","content_length":5}"#),

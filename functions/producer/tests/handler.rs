@@ -1,21 +1,17 @@
 //! The producer's handler in process, with real S3 events, against the local AWS endpoint.
 
-#[path = "../../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::collections::HashMap;
 
 use aws_lambda_events::s3::S3Event;
-use base64::Engine;
 use claimcheck::PayloadPointer;
 use claimcheck::ledger::{NewPayload, Status};
 use claimcheck::object_key::KeyPrefix;
+use claimcheck::payload_store::PresignPut;
 use claimcheck::size_attribute::SizeAttributeName;
 use producer::{Outcome, Producer, Settings, UnknownObjects, handle};
-use serde_json::json;
 
 struct Fixture {
-    aws: common::Endpoint,
+    aws: testkit::Endpoint,
     producer: Producer,
     queue: String,
     /// The harness's view of the ledger: set-up and checks are not the function's calls.
@@ -23,7 +19,7 @@ struct Fixture {
 }
 
 async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
-    let aws = common::endpoint().await;
+    let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
     let queue = aws.queue().await;
     let ledger = aws.ledger().await;
@@ -77,7 +73,7 @@ impl Fixture {
         self.put(&key, data).await;
         (
             id,
-            event(&common::s3_event_json(
+            event(&testkit::s3_event_json(
                 self.bucket(),
                 &key.replace('/', "%2F"),
                 data.len() as u64,
@@ -108,50 +104,56 @@ impl Fixture {
 }
 
 fn python_receive(queue: &str, bucket: &str) -> serde_json::Value {
-    common::python_client(&["receive", "--queue", queue, "--bucket", bucket, "--delete"])
+    testkit::python_client(&["receive", "--queue", queue, "--bucket", bucket, "--delete"])
 }
 
-/// The whole ingest path: a URL from presign-upload, a plain HTTP PUT, the S3 event the local
-/// endpoint really delivers (URL-encoded key), the producer, and the official Python extended
-/// client reading the one pointer message back to the same bytes.
+/// The whole ingest path: a payload announced in the ledger and a presigned PUT (what
+/// presign-upload does, through the same library calls), a plain HTTP PUT, the S3 event the
+/// local endpoint really delivers (URL-encoded key), the producer, and the official Python
+/// extended client reading the one pointer message back to the same bytes. (The API handler
+/// itself in front of this is part of the end-to-end test in `cli/tests/pipeline.rs`.)
 #[tokio::test]
 async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
     let f = fixture(UnknownObjects::Ignore).await;
     let events = f.aws.notify_queue(f.bucket(), "uploads/").await;
-    let presign = presign_upload::PresignUpload::new(
-        &f.aws.config_as("presign-upload"),
-        presign_upload::Settings {
-            bucket: f.bucket().to_owned(),
-            table: f.ledger.table().to_owned(),
-            uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
-            max_size: 1 << 20,
-            allowed_content_types: vec![],
-            url_lifetime: std::time::Duration::from_secs(900),
-        },
-    );
     let data = "id,name\n".to_owned() + &"1,ada lovelace ✓\n".repeat(20_000);
-    let sha =
-        base64::engine::general_purpose::STANDARD.encode(common::sha256_digest(data.as_bytes()));
-    let body = json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha});
-    let request = common::api_event(
-        "POST",
-        "/uploads",
-        Some("application/json"),
-        Some(&body.to_string()),
-        false,
-    );
-    let (status, issued) = common::api_parts(&presign_upload::handle(&presign, request).await);
-    assert_eq!(status, 201, "{issued}");
-    let id = issued["id"].as_str().expect("id").to_owned();
+    let sha = testkit::sha256_base64(data.as_bytes());
+    let id = uuid::Uuid::new_v4().to_string();
+    let object = PayloadPointer::new(f.bucket(), format!("uploads/{id}"));
+    f.ledger
+        .create_pending(&NewPayload {
+            id: id.clone(),
+            object: object.clone(),
+            size: data.len() as u64,
+            content_type: "text/csv".into(),
+            sha256: Some(sha.clone()),
+            metadata: HashMap::new(),
+            url_expires_at: f.ledger.now() + 900_000,
+        })
+        .await
+        .expect("ledger");
+    let store = claimcheck::PayloadStore::new(f.aws.s3.clone());
+    let presigned = store
+        .presign_put(
+            &object,
+            &PresignPut {
+                expires_in: std::time::Duration::from_secs(900),
+                content_type: "text/csv".into(),
+                content_length: data.len() as u64,
+                checksum_sha256: Some(sha),
+            },
+        )
+        .await
+        .expect("presigned PUT");
     let mut put = reqwest::Client::new()
-        .put(issued["url"].as_str().expect("url"))
+        .put(&presigned.url)
         .body(data.clone());
-    for (name, value) in issued["headers"].as_object().expect("headers") {
-        put = put.header(name, value.as_str().expect("value"));
+    for (name, value) in &presigned.headers {
+        put = put.header(name, value);
     }
     assert!(put.send().await.expect("upload").status().is_success());
 
-    let delivered = common::complete_endpoint_s3_event(&f.aws.next_s3_event(&events).await);
+    let delivered = testkit::complete_endpoint_s3_event(&f.aws.next_s3_event(&events).await);
     assert!(
         delivered.contains("uploads%2F"),
         "the endpoint URL-encodes keys: {delivered}"
@@ -193,7 +195,7 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
     assert_eq!(received.len(), 1);
     assert_eq!(
         received[0]["body_sha256"],
-        common::sha256_hex(data.as_bytes())
+        testkit::sha256_hex(data.as_bytes())
     );
     assert_eq!(received[0]["attributes"]["payload_id"], id.as_str());
 }
@@ -269,23 +271,23 @@ async fn keys_outside_the_prefix_foreign_buckets_and_unknown_objects_are_ignored
     f.put("elsewhere/a b+c.txt", b"x").await;
     let cases = [
         (
-            common::s3_event_json(f.bucket(), "elsewhere%2Fa+b%2Bc.txt", 1),
+            testkit::s3_event_json(f.bucket(), "elsewhere%2Fa+b%2Bc.txt", 1),
             "outside the uploads prefix",
         ),
         (
-            common::s3_event_json(f.bucket(), "uploads%2F..%2Fsecret", 1),
+            testkit::s3_event_json(f.bucket(), "uploads%2F..%2Fsecret", 1),
             "outside the uploads prefix",
         ),
         (
-            common::s3_event_json(f.bucket(), "uploads%2Fnot-a-uuid", 1),
+            testkit::s3_event_json(f.bucket(), "uploads%2Fnot-a-uuid", 1),
             "outside the uploads prefix",
         ),
         (
-            common::s3_event_json("someone-else", &unknown_key, 5),
+            testkit::s3_event_json("someone-else", &unknown_key, 5),
             "event from another bucket",
         ),
         (
-            common::s3_event_json(f.bucket(), &unknown_key.replace('/', "%2F"), 5),
+            testkit::s3_event_json(f.bucket(), &unknown_key.replace('/', "%2F"), 5),
             "no ledger item",
         ),
     ];
@@ -298,7 +300,7 @@ async fn keys_outside_the_prefix_foreign_buckets_and_unknown_objects_are_ignored
     }
     let decoded = handle(
         &f.producer,
-        event(&common::s3_event_json(
+        event(&testkit::s3_event_json(
             f.bucket(),
             "elsewhere%2Fa+b%2Bc.txt",
             1,
@@ -317,7 +319,7 @@ async fn unknown_objects_can_be_enqueued_by_policy() {
     f.put(&format!("uploads/{id}"), b"adopted").await;
     let outcomes = handle(
         &f.producer,
-        event(&common::s3_event_json(
+        event(&testkit::s3_event_json(
             f.bucket(),
             &format!("uploads%2F{id}"),
             7,
@@ -335,14 +337,20 @@ async fn unknown_objects_can_be_enqueued_by_policy() {
 
 #[tokio::test]
 async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
-    let mut f = fixture(UnknownObjects::Ignore).await;
+    let f = fixture(UnknownObjects::Ignore).await;
     let (id, event) = f.announced(b"retry me", 8, None).await;
-    let good_queue = f.producer.settings.queue_url.clone();
-    f.producer.settings.queue_url = format!(
-        "{}/123456789012/missing-queue",
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
-    );
-    let failed = handle(&f.producer, event.clone())
+    let broken = Producer::new(
+        &f.aws.config_as("producer"),
+        Settings {
+            queue_url: format!(
+                "{}/123456789012/missing-queue",
+                std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
+            ),
+            ..f.producer.settings.clone()
+        },
+    )
+    .expect("producer");
+    let failed = handle(&broken, event.clone())
         .await
         .expect_err("send fails");
     assert_eq!((failed.failed, failed.total), (1, 1));
@@ -364,7 +372,6 @@ async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
         "the upload is not deleted"
     );
 
-    f.producer.settings.queue_url = good_queue;
     let retried = handle(&f.producer, event).await.expect("retry");
     assert!(matches!(&retried[..], [Outcome::Queued { .. }]));
     assert_eq!(f.aws.approximate_count(&f.queue).await, 1);

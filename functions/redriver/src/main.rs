@@ -2,14 +2,14 @@
 //! reconcile) until done or until the invocation's deadline is near.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use redriver::{Redriver, Request, Settings, handle};
+use redriver::{Request, Settings, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_source(&claimcheck::settings::Environment)?;
     let sdk = claimcheck::sdk_config::load().await;
-    let deps = Redriver::new(&sdk, settings)?;
+    let deps = settings.redriver(&sdk)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Request>| {
         let deps = &deps;
         let deadline = event.context.deadline();

@@ -2,9 +2,6 @@
 //! reconcile pass over each kind of stalled payload, and (with SDK mocks, because the
 //! endpoint does not implement `StartMessageMoveTask`) the native mode.
 
-#[path = "../../../shared/tests/common/mod.rs"]
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,16 +10,13 @@ use aws_sdk_sqs::types::{Message, MessageAttributeValue};
 use claimcheck::PayloadPointer;
 use claimcheck::ledger::{Changes, Ledger, NewPayload, Status};
 use claimcheck::message_attributes::{PARK_REASON, PAYLOAD_ID, REDRIVE_COUNT};
-use claimcheck::object_key::KeyPrefix;
-use claimcheck::size_attribute::SizeAttributeName;
-use producer::UnknownObjects;
-use redriver::{
-    Filter, Mode, ReconcileStats, RedriveStats, Redriver, Report, Request, Settings, Stall,
-    Verdict, handle,
-};
+use claimcheck::repair::{Deployment, RepairSettings};
+use claimcheck::repair::{ReconcileStats, RedriveStats, Stall, Verdict};
+use redriver::{Filter, Mode, Redriver, Report, Request, Settings, handle};
 
 struct Fixture {
-    aws: common::Endpoint,
+    aws: testkit::Endpoint,
+    settings: Settings,
     deps: Redriver,
     /// The harness's own view of the ledger (set-up and checks are not the function's calls).
     ledger: Ledger,
@@ -30,38 +24,37 @@ struct Fixture {
 
 impl Fixture {
     fn bucket(&self) -> &str {
-        &self.deps.settings.producer.bucket
+        &self.settings.deployment.bucket
     }
     fn queue(&self) -> &str {
-        &self.deps.settings.producer.queue_url
+        &self.settings.deployment.queue_url
     }
     fn dlq(&self) -> &str {
-        &self.deps.settings.dlq_url
+        &self.settings.repair.dlq_url
     }
 }
 
 async fn fixture() -> Fixture {
-    let aws = common::endpoint().await;
+    let aws = testkit::endpoint().await;
     let ledger = aws.ledger().await;
+    let mut repair = RepairSettings::new(aws.queue().await);
+    repair.max_redrives = 2;
+    repair.queued_stall = Duration::from_secs(3600);
+    repair.pending_grace = Duration::ZERO;
+    repair.visibility = Duration::from_secs(60);
     let settings = Settings {
-        producer: producer::Settings {
-            bucket: aws.bucket().await,
-            table: ledger.table().to_owned(),
-            queue_url: aws.queue().await,
-            uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
-            unknown_objects: UnknownObjects::Ignore,
-            size_attribute: SizeAttributeName::Current,
-        },
-        dlq_url: aws.queue().await,
-        trusted_buckets: vec![],
-        max_redrives: 2,
-        queued_stall: Duration::from_secs(3600),
-        pending_grace: Duration::ZERO,
-        visibility: Duration::from_secs(60),
-        deadline_margin: Duration::from_secs(5),
+        deployment: Deployment::new(aws.bucket().await, ledger.table(), aws.queue().await),
+        repair,
     };
-    let deps = Redriver::new(&aws.config_as("redriver"), settings).expect("redriver");
-    Fixture { aws, deps, ledger }
+    let deps = settings
+        .redriver(&aws.config_as("redriver"))
+        .expect("redriver");
+    Fixture {
+        aws,
+        settings,
+        deps,
+        ledger,
+    }
 }
 
 fn in_a_minute() -> SystemTime {
@@ -634,11 +627,11 @@ async fn native_marks_dead_payloads_and_starts_a_move_task() {
             )
             .build()
     });
-    f.deps.sqs = mock_client!(
+    f.deps = f.deps.with_sqs(mock_client!(
         aws_sdk_sqs,
         RuleMode::MatchAny,
         [&attributes, &start, &list]
-    );
+    ));
 
     let dry = run(
         &f,
@@ -691,7 +684,11 @@ async fn native_marks_dead_payloads_and_starts_a_move_task() {
             ),
         )
     });
-    f.deps.sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&attributes, &refused]);
+    f.deps = f.deps.with_sqs(mock_client!(
+        aws_sdk_sqs,
+        RuleMode::MatchAny,
+        [&attributes, &refused]
+    ));
     let failed = handle(
         &f.deps,
         Request {

@@ -38,10 +38,9 @@ use crate::size_attribute::SizeAttributeName;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// SQS limits the client enforces before calling SQS.
-pub const MAX_BATCH_ENTRIES: usize = 10;
-pub const MAX_DELAY_SECONDS: i32 = 900;
-pub const MAX_VISIBILITY_TIMEOUT: i32 = 43_200;
-pub const MAX_WAIT_TIME_SECONDS: i32 = 20;
+pub use crate::sqs_limits::{
+    MAX_BATCH_ENTRIES, MAX_DELAY_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS, MAX_WAIT_TIME_SECONDS,
+};
 
 /// How the client offloads, names and cleans up payloads.
 #[derive(Debug, Clone)]
@@ -228,7 +227,7 @@ pub fn clamp_delay(seconds: i32) -> i32 {
 
 /// Clamps a visibility timeout to SQS's 0–43200 s.
 pub fn clamp_visibility(seconds: i32) -> i32 {
-    seconds.clamp(0, MAX_VISIBILITY_TIMEOUT)
+    seconds.clamp(0, MAX_VISIBILITY_TIMEOUT_SECONDS)
 }
 
 #[cfg(test)]

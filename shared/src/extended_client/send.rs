@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use bytes::Bytes;
 use futures::future::join_all;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
 use super::{ClientError, ExtendedClient, MAX_BATCH_ENTRIES, clamp_delay};
@@ -266,7 +265,7 @@ impl ExtendedClient {
             mut options,
         } = message;
         if options.group_id.is_some() && options.deduplication_id.is_none() {
-            options.deduplication_id = Some(hex_sha256(body.as_bytes()));
+            options.deduplication_id = Some(crate::checksum::sha256_hex(body.as_bytes()));
         }
         let pointer = PayloadPointer::new(&self.config.bucket, self.config.key_prefix.generate());
         let size = body.len() as u64;
@@ -433,11 +432,4 @@ fn inline(message: OutgoingMessage) -> Prepared {
         options: message.options,
         pointer: None,
     }
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

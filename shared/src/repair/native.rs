@@ -5,15 +5,11 @@
 //! arrive instead of parking them again; a payload whose object is gone is parked again by
 //! the consumer, with the reason.
 
+use crate::ledger::{Changes, PAGE_SIZE, Status, Transition};
 use aws_sdk_sqs::types::QueueAttributeName;
-use claimcheck::ledger::{Changes, Status, Transition};
-use claimcheck::sdk_error::SdkFailure;
 use serde::Serialize;
 
-use crate::{Redriver, RedriverError};
-
-/// Ledger items read per page while marking `dead` payloads.
-const PAGE: i32 = 100;
+use super::{RepairError, Repairer};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NativeReport {
@@ -32,7 +28,7 @@ pub struct NativeReport {
 }
 
 /// Runs the native mode.
-pub async fn native(deps: &Redriver, dry_run: bool) -> Result<NativeReport, RedriverError> {
+pub async fn native(deps: &Repairer, dry_run: bool) -> Result<NativeReport, RepairError> {
     let attributes = deps
         .sqs
         .get_queue_attributes()
@@ -41,10 +37,9 @@ pub async fn native(deps: &Redriver, dry_run: bool) -> Result<NativeReport, Redr
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
         .send()
         .await
-        .map_err(|e| aws("GetQueueAttributes", SdkFailure::of(&e)))?;
+        .map_err(|e| RepairError::sqs("GetQueueAttributes", &e))?;
     let attribute = |name| attributes.attributes().and_then(|a| a.get(&name)).cloned();
-    let source_arn = attribute(QueueAttributeName::QueueArn)
-        .ok_or_else(|| RedriverError::Aws("the DLQ has no QueueArn attribute".into()))?;
+    let source_arn = attribute(QueueAttributeName::QueueArn).ok_or(RepairError::NoQueueArn)?;
     let mut report = NativeReport {
         dry_run,
         source_arn,
@@ -64,7 +59,7 @@ pub async fn native(deps: &Redriver, dry_run: bool) -> Result<NativeReport, Redr
         .source_arn(&report.source_arn)
         .send()
         .await
-        .map_err(|e| aws("StartMessageMoveTask", SdkFailure::of(&e)))?;
+        .map_err(|e| RepairError::sqs("StartMessageMoveTask", &e))?;
     report.task_handle = started.task_handle;
     let tasks = deps
         .sqs
@@ -73,7 +68,7 @@ pub async fn native(deps: &Redriver, dry_run: bool) -> Result<NativeReport, Redr
         .max_results(1)
         .send()
         .await
-        .map_err(|e| aws("ListMessageMoveTasks", SdkFailure::of(&e)))?;
+        .map_err(|e| RepairError::sqs("ListMessageMoveTasks", &e))?;
     if let Some(task) = tasks.results().first() {
         report.status = task.status.clone();
         report.approximate_messages_to_move = task.approximate_number_of_messages_to_move;
@@ -82,16 +77,15 @@ pub async fn native(deps: &Redriver, dry_run: bool) -> Result<NativeReport, Redr
     Ok(report)
 }
 
-async fn mark_dead_redriven(deps: &Redriver, dry_run: bool) -> Result<u32, RedriverError> {
+async fn mark_dead_redriven(deps: &Repairer, dry_run: bool) -> Result<u32, RepairError> {
     let now = deps.ledger.now();
     let mut marked = 0;
     let mut start = None;
     loop {
         let page = deps
             .ledger
-            .list_by_status(Status::Dead, now, PAGE, start)
-            .await
-            .map_err(|e| RedriverError::Aws(e.to_string()))?;
+            .list_by_status(Status::Dead, now, PAGE_SIZE, start)
+            .await?;
         for record in &page.records {
             if dry_run {
                 marked += 1;
@@ -105,8 +99,7 @@ async fn mark_dead_redriven(deps: &Redriver, dry_run: bool) -> Result<u32, Redri
                     Status::Redriven,
                     &Changes::default(),
                 )
-                .await
-                .map_err(|e| RedriverError::Aws(e.to_string()))?;
+                .await?;
             if matches!(changed, Transition::Applied(_)) {
                 marked += 1;
             }
@@ -116,8 +109,4 @@ async fn mark_dead_redriven(deps: &Redriver, dry_run: bool) -> Result<u32, Redri
             None => return Ok(marked),
         }
     }
-}
-
-fn aws(operation: &str, failure: SdkFailure) -> RedriverError {
-    RedriverError::Aws(format!("SQS {operation} failed: {}", failure.message))
 }

@@ -9,22 +9,19 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::PayloadPointer;
+use crate::ledger::{Changes, PayloadRecord, Status, Transition};
+use crate::message_attributes::{PARK_REASON, PAYLOAD_ID, REDRIVE_COUNT};
+use crate::sdk_error::SdkFailure;
+use crate::size_attribute::is_reserved;
+use crate::sqs_limits::{MAX_BATCH_ENTRIES, MAX_MESSAGE_ATTRIBUTES as MAX_ATTRIBUTES};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, Message, MessageAttributeValue,
     MessageSystemAttributeName,
 };
-use claimcheck::PayloadPointer;
-use claimcheck::extended_client::MAX_BATCH_ENTRIES;
-use claimcheck::ledger::{Changes, PayloadRecord, Status, Transition};
-use claimcheck::message_attributes::{PARK_REASON, PAYLOAD_ID, REDRIVE_COUNT};
-use claimcheck::sdk_error::SdkFailure;
-use claimcheck::size_attribute::is_reserved;
 use serde::Serialize;
 
-use crate::{Budget, Redriver, Request};
-
-/// SQS allows at most this many message attributes.
-const MAX_ATTRIBUTES: usize = 10;
+use super::{Budget, RepairError, Repairer, Request};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RedriveStats {
@@ -80,7 +77,7 @@ struct Parked {
 }
 
 /// Runs the redrive mode.
-pub async fn redrive(deps: &Redriver, request: &Request, budget: &Budget) -> RedriveReport {
+pub async fn redrive(deps: &Repairer, request: &Request, budget: &Budget) -> RedriveReport {
     let mut report = RedriveReport {
         dry_run: request.dry_run,
         complete: false,
@@ -146,7 +143,7 @@ fn tally(stats: &mut RedriveStats, verdict: Verdict) {
     }
 }
 
-async fn receive(deps: &Redriver, max: i32) -> Result<Vec<Message>, String> {
+async fn receive(deps: &Repairer, max: i32) -> Result<Vec<Message>, RepairError> {
     deps.sqs
         .receive_message()
         .queue_url(&deps.settings.dlq_url)
@@ -158,11 +155,11 @@ async fn receive(deps: &Redriver, max: i32) -> Result<Vec<Message>, String> {
         .send()
         .await
         .map(|out| out.messages.unwrap_or_default())
-        .map_err(|e| SdkFailure::of(&e).message)
+        .map_err(|e| RepairError::sqs("ReceiveMessage", &e))
 }
 
 /// Reads the message's attributes and its payload's ledger item.
-async fn inspect(deps: &Redriver, message: Message) -> Parked {
+async fn inspect(deps: &Repairer, message: Message) -> Parked {
     let attribute = |name: &str| {
         message
             .message_attributes
@@ -191,7 +188,7 @@ async fn inspect(deps: &Redriver, message: Message) -> Parked {
 }
 
 /// Decides what to do with a message, reading but changing nothing.
-async fn examine(deps: &Redriver, request: &Request, parked: &Parked) -> (Verdict, String) {
+async fn examine(deps: &Repairer, request: &Request, parked: &Parked) -> (Verdict, String) {
     let filter = &request.filter;
     let selected = |id: &String| filter.payload_ids.contains(id);
     if !filter.payload_ids.is_empty() && !parked.payload_id.as_ref().is_some_and(selected) {
@@ -252,7 +249,7 @@ async fn examine(deps: &Redriver, request: &Request, parked: &Parked) -> (Verdic
 }
 
 /// For an offloaded message: is its object still there (and in a trusted bucket)?
-async fn payload_check(deps: &Redriver, message: &Message) -> Result<(), (Verdict, String)> {
+async fn payload_check(deps: &Repairer, message: &Message) -> Result<(), (Verdict, String)> {
     let offloaded = message
         .message_attributes
         .as_ref()
@@ -280,7 +277,7 @@ async fn payload_check(deps: &Redriver, message: &Message) -> Result<(), (Verdic
 
 /// Carries out a verdict; returns what actually happened.
 async fn apply(
-    deps: &Redriver,
+    deps: &Repairer,
     parked: &Parked,
     verdict: Verdict,
     reason: String,
@@ -303,14 +300,9 @@ async fn apply(
 }
 
 /// Records why a payload stays parked (its status stays or becomes `dead`).
-async fn note_in_ledger(deps: &Redriver, parked: &Parked, reason: &str) {
+async fn note_in_ledger(deps: &Repairer, parked: &Parked, reason: &str) {
     let Some(id) = &parked.payload_id else { return };
-    let from = [
-        Status::Dead,
-        Status::Failed,
-        Status::Queued,
-        Status::Redriven,
-    ];
+    let from = Status::IN_DLQ;
     let changes = Changes {
         last_error: Some(format!("parked: {reason}")),
         ..Changes::default()
@@ -324,15 +316,10 @@ async fn note_in_ledger(deps: &Redriver, parked: &Parked, reason: &str) {
     }
 }
 
-async fn send_back(deps: &Redriver, parked: &Parked) -> (Verdict, String) {
+async fn send_back(deps: &Repairer, parked: &Parked) -> (Verdict, String) {
     let message = &parked.message;
     if let Some(id) = &parked.payload_id {
-        let from = [
-            Status::Dead,
-            Status::Failed,
-            Status::Queued,
-            Status::Redriven,
-        ];
+        let from = Status::IN_DLQ;
         match deps
             .ledger
             .transition(id, &from, Status::Redriven, &Changes::default())
@@ -382,7 +369,7 @@ async fn send_back(deps: &Redriver, parked: &Parked) -> (Verdict, String) {
 }
 
 /// Sends the message to the work queue: same body, same attributes, one more redrive.
-async fn send(deps: &Redriver, parked: &Parked) -> Result<(), String> {
+async fn send(deps: &Repairer, parked: &Parked) -> Result<(), RepairError> {
     let message = &parked.message;
     let mut attributes: HashMap<String, MessageAttributeValue> =
         message.message_attributes.clone().unwrap_or_default();
@@ -390,16 +377,16 @@ async fn send(deps: &Redriver, parked: &Parked) -> Result<(), String> {
         .data_type("Number")
         .string_value((parked.redrive_count + 1).to_string())
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RepairError::Attribute(e.to_string()))?;
     attributes.insert(REDRIVE_COUNT.into(), count);
     if attributes.len() > MAX_ATTRIBUTES {
         // Our own park reason makes room for the count; the application's attributes stay.
         attributes.remove(PARK_REASON);
     }
     if attributes.len() > MAX_ATTRIBUTES {
-        return Err("no room for the redrive-count attribute (10 attributes already)".into());
+        return Err(RepairError::NoRoomForAttribute(MAX_ATTRIBUTES));
     }
-    let queue_url = &deps.settings.producer.queue_url;
+    let queue_url = deps.queue_url();
     let fifo = queue_url.ends_with(".fifo");
     let system = |name: MessageSystemAttributeName| {
         message
@@ -427,10 +414,10 @@ async fn send(deps: &Redriver, parked: &Parked) -> Result<(), String> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| SdkFailure::of(&e).message)
+        .map_err(|e| RepairError::sqs("SendMessage", &e))
 }
 
-async fn delete(deps: &Redriver, message: &Message) -> Result<(), String> {
+async fn delete(deps: &Repairer, message: &Message) -> Result<(), RepairError> {
     deps.sqs
         .delete_message()
         .queue_url(&deps.settings.dlq_url)
@@ -438,11 +425,11 @@ async fn delete(deps: &Redriver, message: &Message) -> Result<(), String> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| SdkFailure::of(&e).message)
+        .map_err(|e| RepairError::sqs("DeleteMessage", &e))
 }
 
 /// Makes the messages left in the DLQ visible again at once.
-async fn release(deps: &Redriver, handles: &[String]) {
+async fn release(deps: &Repairer, handles: &[String]) {
     for chunk in handles.chunks(MAX_BATCH_ENTRIES) {
         let entries = chunk
             .iter()
