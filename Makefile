@@ -18,7 +18,7 @@ ARCH ?= x86-64
 TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy unit-and-integration package-check infra-check package plan deploy bench demo venv clean
+.PHONY: test fmt-check clippy library-check unit-and-integration package-check infra-check package plan deploy bench demo venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -37,7 +37,7 @@ $(PACKAGE_VENV)/.installed: tests/package/requirements.txt
 ## Everything: formatting, lints, unit, property, integration and interop tests against a
 ## local AWS endpoint that is started and stopped here, then the packaged functions started
 ## the way Lambda starts them.
-test: venv fmt-check clippy unit-and-integration package-check infra-check
+test: venv fmt-check clippy library-check unit-and-integration package-check infra-check
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -48,6 +48,15 @@ clippy:
 	cargo clippy -p claimcheck-cli --no-default-features --all-targets --locked -- -D warnings
 	@if cargo tree -p claimcheck-cli --no-default-features -e normal --locked | grep -q lambda_runtime; then \
 	  echo "claimcheck-cli without the local feature depends on lambda_runtime" >&2; exit 1; fi
+
+## The library as published (crate `claimcheck`): every public item documented and every doc
+## link resolving (warnings are errors), the crate without optional features clean, and the
+## package's file list built. (`cargo package -p claimcheck` without --no-verify also compiles
+## the packaged crate alone: about two minutes more, run by hand before a release.)
+library-check:
+	RUSTDOCFLAGS="-D warnings" cargo doc -p claimcheck --no-deps --all-features --locked
+	cargo clippy -p claimcheck --no-default-features --lib --locked -- -D warnings
+	cargo package -p claimcheck --locked --no-verify --allow-dirty
 
 unit-and-integration: venv
 	rm -f $(CALL_LOG)
@@ -93,20 +102,20 @@ demo: venv
 ## Each runs with its own package selected (their feature sets differ), built before the
 ## endpoint starts.
 bench: venv $(PACKAGE_VENV)/.installed
-	cargo build --release --locked --example stream_payload --example client_cpu --example transfer_floor --example presign_rate -p claimcheck-shared
+	cargo build --release --locked --example stream_payload --example client_cpu --example transfer_floor --example presign_rate -p claimcheck
 	cargo build --release --locked --example consumer_rss -p consumer
 	$(MAKE) package ARCH=x86-64
 	@echo "== 1. function init vs Python, and 5. zip sizes"
 	$(PYTHON) tests/package/run_zips.py bench "$(TARGET_DIR)/lambda"
 	@echo "== 2. payload store and consumer peak RSS"
-	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck-shared
+	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example consumer_rss -p consumer
 	@echo "== 3. client CPU: 200 x 1 MiB send+receive+delete"
-	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example client_cpu -p claimcheck-shared
+	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example client_cpu -p claimcheck
 	$(WITH_ENDPOINT) $(PYTHON) tests/bench/client_cpu.py
-	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example transfer_floor -p claimcheck-shared
+	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example transfer_floor -p claimcheck
 	@echo "== 4. presigned URLs per second on one core"
-	taskset -c 0 cargo run --release --locked --quiet --example presign_rate -p claimcheck-shared
+	taskset -c 0 cargo run --release --locked --quiet --example presign_rate -p claimcheck
 	taskset -c 0 $(PYTHON) tests/bench/presign_rate.py
 
 clean:

@@ -232,10 +232,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             group_id,
         } => {
             let client = extended_client(&endpoints).await?;
-            let options = SendOptions {
-                group_id,
-                ..SendOptions::default()
-            };
+            let mut options = SendOptions::default();
+            if let Some(group_id) = group_id {
+                options = options.with_group_id(group_id);
+            }
             let sent = queue::send(
                 &client,
                 endpoints.queue_url()?,
@@ -253,11 +253,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             delete,
         } => {
             let client = extended_client(&endpoints).await?;
-            let options = ReceiveOptions {
-                max_messages: max,
-                wait_time_seconds: Some(wait),
-                visibility_timeout: None,
-            };
+            let options = ReceiveOptions::default()
+                .with_max_messages(max)
+                .with_wait_time_seconds(wait);
             let (received, failures) = queue::receive(
                 &client,
                 endpoints.queue_url()?,

@@ -173,12 +173,8 @@ async fn issue(
         &settings.bucket,
         format!("{}{id}", settings.uploads_prefix.as_str()),
     );
-    let put = PresignPut {
-        expires_in: settings.url_lifetime,
-        content_type: content_type.clone(),
-        content_length: upload.content_length,
-        checksum_sha256: sha256.clone(),
-    };
+    let put = PresignPut::new(&content_type, upload.content_length, settings.url_lifetime)
+        .with_checksum_sha256(sha256.clone());
     let presigned = deps.store.presign_put(&object, &put).await.map_err(|e| {
         tracing::error!(payload_id = %id, error = %e, "could not presign the upload");
         ApiError::internal()

@@ -136,12 +136,12 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
     let presigned = store
         .presign_put(
             &object,
-            &PresignPut {
-                expires_in: std::time::Duration::from_secs(900),
-                content_type: "text/csv".into(),
-                content_length: data.len() as u64,
-                checksum_sha256: Some(sha),
-            },
+            &PresignPut::new(
+                "text/csv",
+                data.len() as u64,
+                std::time::Duration::from_secs(900),
+            )
+            .with_checksum_sha256(Some(sha)),
         )
         .await
         .expect("presigned PUT");

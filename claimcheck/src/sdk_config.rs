@@ -1,0 +1,41 @@
+//! The one `SdkConfig` every client is built from.
+//!
+//! The endpoint, region and credentials come only from the SDK's standard sources (so
+//! `AWS_ENDPOINT_URL` points everything at a local endpoint); this module adds the retry and
+//! timeout policy, so throttling and transient faults are absorbed by the SDK, not by hand.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Attempts per call, first included. Standard retry mode backs off exponentially with jitter
+/// and retries throttling, 5xx and I/O errors.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// How long to wait for a connection to be established.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Per attempt; long enough for a 20 s long poll and an 8 MiB part over a slow link.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Loads the shared configuration from the environment.
+pub async fn load() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// The S3 and SQS clients of one shared configuration.
+pub fn clients(config: &SdkConfig) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
+    (
+        aws_sdk_s3::Client::new(config),
+        aws_sdk_sqs::Client::new(config),
+    )
+}

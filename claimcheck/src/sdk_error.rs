@@ -1,0 +1,72 @@
+//! What a failed AWS call tells us, read the same way for S3 and SQS: the HTTP status, the
+//! error code, a message, and whether the failure is worth retrying later.
+//!
+//! The SDK has already retried transient failures by the time a call returns an error; this
+//! only classifies what is left, so callers can tell "try this message again later" from
+//! "this will never work".
+
+use aws_sdk_s3::config::http::HttpResponse as Response;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// A failed AWS SDK call, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkFailure {
+    /// The HTTP status code, when a response arrived.
+    pub status: Option<u16>,
+    /// The service's error code (e.g. `NoSuchKey`, `ThrottlingException`), when it sent one.
+    pub code: Option<String>,
+    /// The service's error message, else the error code, else the SDK's full description.
+    pub message: String,
+    /// Whether a later attempt may succeed: timeouts, connection failures, unreadable
+    /// responses, HTTP 5xx and 429, and throttling or busy-service error codes.
+    pub transient: bool,
+}
+
+impl SdkFailure {
+    /// Classifies an SDK error. Works for any service's operation error (S3, SQS, DynamoDB),
+    /// since they share the SDK's error and response types.
+    pub fn of<E>(err: &SdkError<E, Response>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let code = err.code().map(str::to_owned);
+        let transient = match err {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(_) => {
+                status.is_some_and(|s| s >= 500 || s == 429)
+                    || code.as_deref().is_some_and(is_throttling_code)
+            }
+            _ => false,
+        };
+        let message = match (err.message(), &code) {
+            (Some(message), _) => message.to_owned(),
+            (None, Some(code)) => code.clone(),
+            (None, None) => DisplayErrorContext(err).to_string(),
+        };
+        Self {
+            status,
+            code,
+            message,
+            transient,
+        }
+    }
+}
+
+fn is_throttling_code(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "SlowDown"
+            | "RequestTimeout"
+            | "ServiceUnavailable"
+            | "InternalError"
+            | "KmsThrottled"
+    )
+}
