@@ -10,6 +10,9 @@ PACKAGE_VENV := .venv-package
 # Every AWS request the tests make, with who signed it: the IAM check compares each
 # function's calls with its role (tests/infra/test_iam_matches_code.py).
 CALL_LOG := $(CURDIR)/.calls.jsonl
+# Every HTTP API response the handler tests checked: api/openapi.yaml must allow each one
+# (tests/api/test_contract.py).
+API_LOG := $(CURDIR)/.api-responses.jsonl
 FUNCTIONS := presign-upload presign-download producer consumer redriver
 # cargo-lambda's architecture flag: x86-64 here (only the x86_64 standard library can be
 # installed on these machines); `make package ARCH=arm64` where
@@ -18,7 +21,7 @@ ARCH ?= x86-64
 TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy library-check unit-and-integration package-check infra-check package plan deploy bench demo venv clean
+.PHONY: test fmt-check clippy library-check unit-and-integration api-contract package-check infra-check package plan deploy bench demo venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -37,7 +40,7 @@ $(PACKAGE_VENV)/.installed: tests/package/requirements.txt
 ## Everything: formatting, lints, unit, property, integration and interop tests against a
 ## local AWS endpoint that is started and stopped here, then the packaged functions started
 ## the way Lambda starts them.
-test: venv fmt-check clippy library-check unit-and-integration package-check infra-check
+test: venv fmt-check clippy library-check unit-and-integration api-contract package-check infra-check
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -59,8 +62,15 @@ library-check:
 	cargo package -p claimcheck --locked --no-verify --allow-dirty
 
 unit-and-integration: venv
-	rm -f $(CALL_LOG)
-	CLAIMCHECK_CALL_LOG=$(CALL_LOG) $(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
+	rm -f $(CALL_LOG) $(API_LOG)
+	CLAIMCHECK_CALL_LOG=$(CALL_LOG) CLAIMCHECK_API_RESPONSES=$(API_LOG) $(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
+
+## The HTTP API against its OpenAPI document (api/openapi.yaml): every response the handler
+## tests recorded, then schemathesis fuzzing local mode's real listener (a bounded number of
+## examples; the claimcheck binary is the one the tests above built).
+api-contract: venv
+	$(PYTHON) tests/api/test_contract.py $(API_LOG)
+	$(WITH_ENDPOINT) tests/api/fuzz.sh "$(TARGET_DIR)/debug/claimcheck"
 
 ## Each function packaged by cargo-lambda (unoptimised profile `lambda-check`, for build time),
 ## unpacked, started with Lambda's environment against a Runtime API stub and given one real

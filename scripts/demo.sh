@@ -5,16 +5,7 @@
 # redrives it once its fault is cleared, downloads one back, and stops what it started.
 set -euo pipefail
 claimcheck=${1:?usage: demo.sh PATH-TO-claimcheck}
-work=$(mktemp -d)
-local_pid=
-cleanup() {
-  if [[ -n $local_pid ]]; then
-    kill -TERM "$local_pid" 2>/dev/null || true
-    wait "$local_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+source "$(dirname "${BASH_SOURCE[0]}")/lib/local-mode.sh"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -22,12 +13,8 @@ say "starting local mode (the five handlers and their triggers)"
 touch "$work/poison-on"
 # Short timings so the poison payload dead-letters within seconds; everything else is
 # Terraform's configuration.
-"$claimcheck" local --name "demo-$$" --write-outputs "$work/outputs.json" \
-  --poison-switch "$work/poison-on" --visibility-timeout 2 --max-receive-count 3 \
-  --reconcile-every 30 >"$work/local.out" 2>"$work/local.log" &
-local_pid=$!
-for _ in $(seq 1 100); do [[ -s $work/outputs.json ]] && break; sleep 0.1; done
-[[ -s $work/outputs.json ]] || { cat "$work/local.log"; exit 1; }
+local_mode_start "$claimcheck" "demo-$$" --poison-switch "$work/poison-on" \
+  --visibility-timeout 2 --max-receive-count 3 --reconcile-every 30
 export CLAIMCHECK_OUTPUTS=$work/outputs.json
 cat "$work/local.out"
 

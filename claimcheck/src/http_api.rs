@@ -10,6 +10,8 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use serde::Serialize;
 
+use crate::api::{ErrorBody, ErrorDetail};
+
 /// A request the API refuses, with the status and a machine-readable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
@@ -49,21 +51,12 @@ impl ApiError {
     /// The API Gateway response: this status and a JSON body
     /// `{"error": {"code": "...", "message": "..."}}`.
     pub fn into_response(self) -> ApiGatewayV2httpResponse {
-        #[derive(Serialize)]
-        struct Detail<'a> {
-            code: &'a str,
-            message: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Envelope<'a> {
-            error: Detail<'a>,
-        }
         json_response(
             self.status,
-            &Envelope {
-                error: Detail {
-                    code: self.code,
-                    message: &self.message,
+            &ErrorBody {
+                error: ErrorDetail {
+                    code: self.code.to_owned(),
+                    message: self.message,
                 },
             },
         )

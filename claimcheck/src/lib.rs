@@ -15,6 +15,8 @@
 //! - [`ledger`]: the DynamoDB record of every payload, changed only by conditional writes;
 //! - [`repair`]: DLQ redrive and the reconcile pass, for the redriver and the CLI;
 //! - [`sqs_limits`]: SQS's quotas, named once;
+//! - [`status`]: where a payload is in the pipeline;
+//! - [`api`]: the HTTP API's request and response bodies;
 //! - [`processor`]: what a consumer does with each payload, and the verifying default;
 //! - [`sdk_config`]: the one SDK configuration every client shares.
 
@@ -23,6 +25,7 @@
 
 #[cfg(feature = "ledger")]
 pub mod admission;
+pub mod api;
 pub mod checksum;
 pub mod extended_client;
 #[cfg(feature = "http-api")]
@@ -43,6 +46,7 @@ pub mod sdk_error;
 pub mod settings;
 pub mod size_attribute;
 pub mod sqs_limits;
+pub mod status;
 
 pub use extended_client::{ClientError, ExtendedClient, ExtendedClientConfig};
 pub use message_attributes::{AttributeValue, MessageAttribute, MessageAttributes};

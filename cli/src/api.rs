@@ -1,52 +1,11 @@
-//! The two routes of the HTTP API, as a client.
+//! The two routes of the HTTP API, as a client, with the library's request and response types
+//! (`claimcheck::api`).
 
-use std::collections::HashMap;
-
-use serde::{Deserialize, Serialize};
+use claimcheck::api::{PayloadView, UploadRequest, UploadTicket};
 
 use crate::CliError;
 
-/// What `POST /uploads` takes.
-#[derive(Debug, Clone, Serialize)]
-pub struct UploadRequest {
-    pub content_type: String,
-    pub content_length: u64,
-    pub sha256: String,
-    #[serde(skip_serializing_if = "HashMap::is_empty")]
-    pub metadata: HashMap<String, String>,
-}
-
-/// What `POST /uploads` answers: where and how to PUT the bytes.
-#[derive(Debug, Clone, Deserialize)]
-pub struct UploadTicket {
-    pub id: String,
-    pub method: String,
-    pub url: String,
-    pub headers: HashMap<String, String>,
-    pub expires_at: u64,
-}
-
-/// What `GET /payloads/{id}` answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PayloadView {
-    pub id: String,
-    pub status: String,
-    pub size: u64,
-    pub content_type: Option<String>,
-    pub sha256: Option<String>,
-    pub created_at: Option<serde_json::Value>,
-    pub updated_at: Option<serde_json::Value>,
-    pub last_error: Option<String>,
-    /// Skipped when printed: it is a credential.
-    #[serde(skip_serializing)]
-    pub download: Option<DownloadLink>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct DownloadLink {
-    pub url: String,
-}
-
+/// The HTTP API at a base URL (the deployment's stage URL, or local mode's listener).
 pub struct Api {
     http: reqwest::Client,
     base: reqwest::Url,

@@ -212,7 +212,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status { id } => {
             let api = Api::new(http, endpoints.api()?);
             let view = api.payload(&id).await?;
-            out.emit(&view, || {
+            out.emit(&without_download_url(&view), || {
                 vec![
                     format!("payload     {}", view.id),
                     format!("status      {}", view.status),
@@ -474,6 +474,15 @@ async fn extended_client(endpoints: &Endpoints) -> Result<ExtendedClient, CliErr
         ExtendedClientConfig::new(endpoints.bucket()?),
     )
     .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// A payload view for printing: its download link (a credential) left out.
+fn without_download_url(view: &claimcheck::api::PayloadView) -> serde_json::Value {
+    let mut value = serde_json::to_value(view).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("download");
+    }
+    value
 }
 
 /// The redriver's operations over the deployment `endpoints` name, with the defaults of

@@ -2,7 +2,7 @@
 //! URLs, streamed in fixed-size chunks (memory stays flat whatever the size), with a progress
 //! bar and the SHA-256 pinned on the way up and checked on the way down.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use claimcheck::checksum::Sha256;
@@ -11,7 +11,9 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::CliError;
-use crate::api::{Api, UploadRequest};
+use claimcheck::api::UploadRequest;
+
+use crate::api::Api;
 use crate::progress;
 
 /// Read and write in chunks of this size.
@@ -39,7 +41,7 @@ pub async fn upload(
     http: &reqwest::Client,
     path: &Path,
     content_type: Option<String>,
-    metadata: HashMap<String, String>,
+    metadata: BTreeMap<String, String>,
     quiet: bool,
 ) -> Result<Uploaded, CliError> {
     let file = tokio::fs::File::open(path)
@@ -58,12 +60,14 @@ pub async fn upload(
     let size = info.len();
     let sha256 = hash_file(file, path, size, quiet).await?;
     let ticket = api
-        .request_upload(&UploadRequest {
-            content_type: content_type.unwrap_or_else(|| guess_content_type(path).to_owned()),
-            content_length: size,
-            sha256: sha256.clone(),
-            metadata,
-        })
+        .request_upload(
+            &UploadRequest::new(
+                content_type.unwrap_or_else(|| guess_content_type(path).to_owned()),
+                size,
+            )
+            .with_sha256(sha256.clone())
+            .with_metadata(metadata),
+        )
         .await?;
     let file = tokio::fs::File::open(path)
         .await
@@ -211,7 +215,7 @@ pub async fn download(
     })
 }
 
-fn verify(view: &crate::api::PayloadView, size: u64, sha256: &str) -> Result<(), CliError> {
+fn verify(view: &claimcheck::api::PayloadView, size: u64, sha256: &str) -> Result<(), CliError> {
     if size != view.size {
         return Err(CliError::Integrity(format!(
             "payload {}: got {size} bytes, the ledger says {}",

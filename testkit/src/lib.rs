@@ -374,17 +374,57 @@ pub fn api_event(
     serde_json::from_value(value).expect("an API Gateway v2 event")
 }
 
-/// Status and JSON body of an API response.
+/// Status and JSON body of an API response to `route` (`POST /uploads`, `GET /payloads/{id}`).
+///
+/// When `CLAIMCHECK_API_RESPONSES` names a file (`make test` sets it), the response is also
+/// appended to it as one JSON line — route, status, body (presigned URLs replaced by a
+/// placeholder) and the test's name — for `tests/api/test_contract.py`, which checks every one
+/// against `api/openapi.yaml`.
 pub fn api_parts(
+    route: &str,
     response: &aws_lambda_events::apigw::ApiGatewayV2httpResponse,
 ) -> (i64, serde_json::Value) {
-    let body = match &response.body {
+    let body: serde_json::Value = match &response.body {
         Some(aws_lambda_events::encodings::Body::Text(text)) => {
             serde_json::from_str(text).expect("JSON body")
         }
         other => panic!("unexpected body {other:?}"),
     };
+    if let Some(path) = std::env::var_os("CLAIMCHECK_API_RESPONSES") {
+        record_api_response(&path, route, response.status_code, &body);
+    }
     (response.status_code, body)
+}
+
+fn record_api_response(path: &std::ffi::OsStr, route: &str, status: i64, body: &serde_json::Value) {
+    use std::io::Write;
+    fn redact(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    if key == "url" && inner.is_string() {
+                        *inner = "https://presigned.invalid/redacted".into();
+                    } else {
+                        redact(inner);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+            _ => {}
+        }
+    }
+    let mut body = body.clone();
+    redact(&mut body);
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let line = serde_json::json!({"route": route, "status": status, "body": body, "test": test});
+    // One write per line with O_APPEND: lines from parallel tests do not interleave.
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open the API response log");
+    file.write_all(format!("{line}\n").as_bytes())
+        .expect("append to the API response log");
 }
 
 /// A received SQS message as a Lambda SQS event record (what the event source mapping hands

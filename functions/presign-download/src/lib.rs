@@ -1,9 +1,10 @@
 //! presign-download: `GET /payloads/{id}` tells any consumer off AWS where a payload is and,
 //! when its object exists, hands out a short-lived presigned GET.
 //!
-//! Response `200`: `{"id", "status", "size", "content_type", "sha256", "created_at",
-//! "updated_at", "last_error", "download": {"method": "GET", "url", "expires_at",
-//! "expires_in"} | null}`. `download` is `null` while the object is not (or no longer) there.
+//! Response `200`: [`claimcheck::api::PayloadView`] — `{"id", "status", "size",
+//! "content_type", "sha256", "created_at", "updated_at", "last_error", "download": {"method":
+//! "GET", "url", "expires_at", "expires_in"} | null}`, times in epoch seconds. `download` is
+//! `null` while the object is not (or no longer) there.
 //!
 //! Only what the ledger knows is ever signed: the id must be a canonical UUID (anything else,
 //! `../`, encoded slashes, another bucket's key, overlong input, is a 400), an unknown id is a
@@ -14,11 +15,11 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use claimcheck::PayloadStore;
+use claimcheck::api::{DownloadLink, PayloadView, epoch_seconds};
 use claimcheck::http_api::{ApiError, json_response, method_and_path};
 use claimcheck::ledger::{Ledger, PayloadRecord};
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::settings::{self, SettingsError, Source};
-use serde::Serialize;
 
 /// Presigned GETs live at most this long.
 pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -67,28 +68,6 @@ impl PresignDownload {
             settings,
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-struct Download {
-    method: String,
-    url: String,
-    /// Epoch seconds.
-    expires_at: u64,
-    expires_in: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct PayloadView {
-    id: String,
-    status: String,
-    size: u64,
-    content_type: Option<String>,
-    sha256: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    last_error: Option<String>,
-    download: Option<Download>,
 }
 
 /// Serves one API Gateway request. Never fails: every outcome is an HTTP response.
@@ -141,25 +120,21 @@ async fn describe(
         tracing::warn!(payload_id = %id, "ledger item points outside the uploads prefix; not signed");
         return Err(unknown());
     }
-    let download = presign(deps, &record).await?;
-    Ok(PayloadView {
-        status: record.status.to_string(),
-        size: record.size,
-        content_type: record.content_type,
-        sha256: record.sha256,
-        created_at: record.created_at,
-        updated_at: record.updated_at,
-        last_error: record.last_error,
-        download,
-        id,
-    })
+    let mut view = PayloadView::new(id, record.status, record.size);
+    view.download = presign(deps, &record).await?;
+    view.content_type = record.content_type;
+    view.sha256 = record.sha256;
+    view.created_at = epoch_seconds(record.created_at);
+    view.updated_at = epoch_seconds(record.updated_at);
+    view.last_error = record.last_error;
+    Ok(view)
 }
 
 /// A presigned GET when the object exists.
 async fn presign(
     deps: &PresignDownload,
     record: &PayloadRecord,
-) -> Result<Option<Download>, ApiError> {
+) -> Result<Option<DownloadLink>, ApiError> {
     let internal = |e: claimcheck::StoreError| {
         tracing::error!(payload_id = %record.id, error = %e, "could not presign the download");
         ApiError::internal()
@@ -177,12 +152,13 @@ async fn presign(
         .await
         .map_err(internal)?;
     tracing::info!(payload_id = %record.id, "download URL issued");
-    Ok(Some(Download {
-        expires_at: presigned.expires_at_epoch_secs(),
-        method: presigned.method,
-        url: presigned.url,
-        expires_in: lifetime.as_secs(),
-    }))
+    let expires_at = presigned.expires_at_epoch_secs();
+    Ok(Some(DownloadLink::new(
+        presigned.method,
+        presigned.url,
+        expires_at,
+        lifetime.as_secs(),
+    )))
 }
 
 /// The id exactly as the server generates it: a lower-case hyphenated UUID.

@@ -65,7 +65,10 @@ async fn a_stored_payload_gets_its_status_and_a_download_url() {
         .await
         .expect("put");
 
-    let (status, body) = api_parts(&handle(&deps, get(&format!("/payloads/{id}"))).await);
+    let (status, body) = api_parts(
+        "GET /payloads/{id}",
+        &handle(&deps, get(&format!("/payloads/{id}"))).await,
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (
@@ -101,7 +104,10 @@ async fn a_payload_without_its_object_gets_status_but_no_url() {
         PayloadPointer::new(&deps.settings.bucket, format!("uploads/{id}")),
     )
     .await;
-    let (status, body) = api_parts(&handle(&deps, get(&format!("/payloads/{id}"))).await);
+    let (status, body) = api_parts(
+        "GET /payloads/{id}",
+        &handle(&deps, get(&format!("/payloads/{id}"))).await,
+    );
     assert_eq!((status, body["status"].as_str()), (200, Some("pending")));
     assert!(body["download"].is_null(), "{body}");
 }
@@ -219,7 +225,7 @@ async fn crafted_ids_never_get_a_url() {
         ("other route", get("/uploads"), 404, "not_found"),
     ];
     for (name, request, status, code) in cases {
-        let (got, body) = api_parts(&handle(&deps, request).await);
+        let (got, body) = api_parts("GET /payloads/{id}", &handle(&deps, request).await);
         assert_eq!(
             (got, body["error"]["code"].as_str()),
             (status, Some(code)),

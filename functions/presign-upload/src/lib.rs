@@ -21,13 +21,13 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
+use claimcheck::api::{UploadRequest, UploadTicket};
 use claimcheck::http_api::{ApiError, json_body, json_response, method_and_path, parse_json};
 use claimcheck::ledger::{Created, Ledger, NewPayload};
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::payload_store::PresignPut;
 use claimcheck::settings::{self, SettingsError, Source};
 use claimcheck::{PayloadPointer, PayloadStore};
-use serde::{Deserialize, Serialize};
 
 /// S3's single-PUT limit.
 pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
@@ -105,30 +105,6 @@ impl PresignUpload {
     }
 }
 
-/// The request body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UploadRequest {
-    content_type: String,
-    content_length: u64,
-    #[serde(default)]
-    sha256: Option<String>,
-    #[serde(default)]
-    metadata: BTreeMap<String, String>,
-}
-
-/// The `201` body.
-#[derive(Debug, Serialize)]
-struct UploadResponse {
-    id: String,
-    method: String,
-    url: String,
-    headers: BTreeMap<String, String>,
-    /// Epoch seconds.
-    expires_at: u64,
-    expires_in: u64,
-}
-
 /// Serves one API Gateway request. Never fails: every outcome is an HTTP response.
 pub async fn handle(
     deps: &PresignUpload,
@@ -143,7 +119,7 @@ pub async fn handle(
 async fn issue(
     deps: &PresignUpload,
     request: &ApiGatewayV2httpRequest,
-) -> Result<UploadResponse, ApiError> {
+) -> Result<UploadTicket, ApiError> {
     let (method, path) = method_and_path(request);
     if path.trim_end_matches('/') != "/uploads" {
         return Err(ApiError::new(
@@ -201,14 +177,14 @@ async fn issue(
         }
     }
     tracing::info!(payload_id = %id, size = payload.size, content_type = %content_type, "upload URL issued");
-    Ok(UploadResponse {
+    Ok(UploadTicket::new(
         id,
-        method: presigned.method,
-        url: presigned.url,
-        headers: presigned.headers.into_iter().collect(),
+        presigned.method,
+        presigned.url,
+        presigned.headers.into_iter().collect(),
         expires_at,
-        expires_in: settings.url_lifetime.as_secs(),
-    })
+        settings.url_lifetime.as_secs(),
+    ))
 }
 
 /// A media type `type/subtype` (optionally with parameters), lower-cased, and allowed.

@@ -56,7 +56,10 @@ async fn issues_a_url_that_uploads_and_records_pending() {
     let data = b"id,name\n1,ada\n".to_vec();
     let sha = testkit::sha256_base64(&data);
     let body = json!({"content_type": "text/csv", "content_length": data.len(), "sha256": sha, "metadata": {"team": "data"}});
-    let (status, response) = testkit::api_parts(&handle(&deps, post(&body.to_string())).await);
+    let (status, response) = testkit::api_parts(
+        "POST /uploads",
+        &handle(&deps, post(&body.to_string())).await,
+    );
     assert_eq!(status, 201, "{response}");
     let id = response["id"].as_str().expect("id");
     assert!(uuid::Uuid::try_parse(id).is_ok());
@@ -125,7 +128,7 @@ async fn base64_encoded_bodies_are_accepted() {
         Some(&body),
         true,
     );
-    let (status, response) = testkit::api_parts(&handle(&deps, request).await);
+    let (status, response) = testkit::api_parts("POST /uploads", &handle(&deps, request).await);
     assert_eq!(status, 201, "{response}");
 }
 
@@ -341,7 +344,7 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     ];
     assert!(cases.len() >= 20);
     for (name, request, status, code) in cases {
-        let (got_status, body) = testkit::api_parts(&handle(&deps, request).await);
+        let (got_status, body) = testkit::api_parts("POST /uploads", &handle(&deps, request).await);
         assert_eq!(
             (got_status, body["error"]["code"].as_str()),
             (status, Some(code)),
@@ -354,7 +357,10 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     }
     let ok =
         post(&json!({"content_type":"text/csv","content_length":5,"sha256":valid_sha}).to_string());
-    assert_eq!(testkit::api_parts(&handle(&deps, ok).await).0, 201);
+    assert_eq!(
+        testkit::api_parts("POST /uploads", &handle(&deps, ok).await).0,
+        201
+    );
     let recorded = testkit::harness_ledger(deps.ledger.table())
         .await
         .list_by_status(Status::Pending, deps.ledger.now(), 100, None)
@@ -376,6 +382,7 @@ async fn aws_failures_are_500_without_internals() {
         "no-such-table",
     );
     let (status, body) = testkit::api_parts(
+        "POST /uploads",
         &handle(
             &deps,
             post(r#"{"content_type":"text/csv","content_length":5}"#),
