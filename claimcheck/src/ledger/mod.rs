@@ -17,16 +17,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+mod expression;
+mod record;
+#[cfg(feature = "provision")]
+mod table;
 
 pub use crate::status::Status;
+pub use record::{Changes, NewPayload, PayloadRecord};
 
-use crate::pointer::PayloadPointer;
 use crate::sdk_error::SdkFailure;
+use expression::{Update, n, placeholders, s};
+use record::{LedgerItem, decode};
 
 /// The index that lists payloads by state, oldest change first.
 pub const STATUS_INDEX: &str = "status-updated_at-index";
@@ -40,85 +43,6 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 type Item = HashMap<String, AttributeValue>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// One payload as the ledger knows it. Times are epoch milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayloadRecord {
-    /// The payload id, the table's partition key.
-    pub id: String,
-    /// Where the payload's object lives in S3.
-    pub object: PayloadPointer,
-    /// Where the payload is in the pipeline.
-    pub status: Status,
-    /// Expected (when pending) or stored size in bytes.
-    pub size: u64,
-    /// The payload's MIME content type, when recorded.
-    pub content_type: Option<String>,
-    /// Base64 SHA-256 announced by the uploader or computed while processing.
-    pub sha256: Option<String>,
-    /// Name-value metadata announced with the upload (kept in the ledger, not on the S3
-    /// object).
-    pub metadata: HashMap<String, String>,
-    /// How many times a consumer has claimed the payload.
-    pub attempts: u32,
-    /// Why the last attempt or step failed, when one did.
-    pub last_error: Option<String>,
-    /// The consumer holding the processing lease, while one does.
-    pub lease_owner: Option<String>,
-    /// When the processing lease runs out; after that any consumer may claim the payload.
-    pub lease_expires_at: Option<i64>,
-    /// When the upload URL stops working (pending payloads).
-    pub url_expires_at: Option<i64>,
-    /// The S3 ETag of the uploaded object, once admitted.
-    pub e_tag: Option<String>,
-    /// The SQS message id of the pointer message, once sent.
-    pub message_id: Option<String>,
-    /// When the payload was first recorded.
-    pub created_at: i64,
-    /// When the item last changed: the status index's sort key, and what
-    /// [`Ledger::update_if_unchanged`] compares.
-    pub updated_at: i64,
-}
-
-/// A payload announced by presign-upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPayload {
-    /// The payload id; recorded only if no item has it yet.
-    pub id: String,
-    /// Where the upload lands in S3.
-    pub object: PayloadPointer,
-    /// The announced size, in bytes.
-    pub size: u64,
-    /// The announced MIME content type.
-    pub content_type: String,
-    /// The announced base64 SHA-256, when given.
-    pub sha256: Option<String>,
-    /// Name-value metadata announced with the upload.
-    pub metadata: HashMap<String, String>,
-    /// When the presigned upload URL expires, epoch milliseconds.
-    pub url_expires_at: i64,
-}
-
-/// Fields a transition sets besides the status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
-    /// The stored size, in bytes.
-    pub size: Option<u64>,
-    /// The body's base64 SHA-256.
-    pub sha256: Option<String>,
-    /// The S3 ETag of the object.
-    pub e_tag: Option<String>,
-    /// The SQS message id of the pointer message.
-    pub message_id: Option<String>,
-    /// Why the step failed.
-    pub last_error: Option<String>,
-    /// Takes a processing lease: its owner, and when it expires (epoch milliseconds).
-    pub lease: Option<(String, i64)>,
-    /// Removes the lease (the holder is done with the payload).
-    pub release_lease: bool,
-    /// Atomically adds one to `attempts`.
-    pub count_attempt: bool,
-}
 
 /// The outcome of a conditional state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,30 +203,7 @@ impl Ledger {
     /// Records a newly announced payload as `pending`, unless its id exists already.
     pub async fn create_pending(&self, payload: &NewPayload) -> Result<Created, LedgerError> {
         let now = self.now();
-        let mut item = Item::from([
-            ("id".into(), s(&payload.id)),
-            ("bucket".into(), s(&payload.object.bucket)),
-            ("key".into(), s(&payload.object.key)),
-            ("status".into(), s(Status::Pending.as_str())),
-            ("size".into(), n(payload.size)),
-            ("content_type".into(), s(&payload.content_type)),
-            ("attempts".into(), n(0)),
-            ("url_expires_at".into(), n(payload.url_expires_at)),
-            ("created_at".into(), n(now)),
-            ("updated_at".into(), n(now)),
-            (TTL_ATTRIBUTE.into(), n(self.expires_at(now))),
-        ]);
-        if let Some(sha) = &payload.sha256 {
-            item.insert("sha256".into(), s(sha));
-        }
-        if !payload.metadata.is_empty() {
-            let map = payload
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.clone(), s(v)))
-                .collect();
-            item.insert("metadata".into(), AttributeValue::M(map));
-        }
+        let item = LedgerItem::pending(payload, now, self.expires_at(now)).to_item()?;
         let put = self
             .ddb
             .put_item()
@@ -336,7 +237,7 @@ impl Ledger {
             .map_err(|e| LedgerError::dynamo("GetItem", e))?;
         let now = self.now();
         out.item
-            .map(|item| record(&item))
+            .map(|item| decode(&item))
             .transpose()
             .map(|r| r.filter(|r| self.live(r, now)))
     }
@@ -447,65 +348,17 @@ impl Ledger {
         extra_values: &[(&str, AttributeValue)],
     ) -> Result<Transition, LedgerError> {
         let now = self.now();
-        let mut sets = vec![
-            "#status = :to".to_owned(),
-            "updated_at = :now_set".into(),
-            format!("{TTL_ATTRIBUTE} = :ttl"),
-        ];
-        let mut values = Item::from([
-            (":to".into(), s(to.as_str())),
-            (":now_set".into(), n(now)),
-            (":ttl".into(), n(self.expires_at(now))),
-        ]);
-        for (i, status) in from.iter().enumerate() {
-            values.insert(format!(":from{i}"), s(status.as_str()));
-        }
-        for (name, value) in extra_values {
-            values.insert((*name).to_owned(), value.clone());
-        }
-        // Every field goes through a name placeholder: some (`size`) are DynamoDB reserved words.
-        let mut names = HashMap::from([("#status".to_owned(), "status".to_owned())]);
-        let mut set = |field: &str, value: AttributeValue| {
-            sets.push(format!("#{field} = :{field}"));
-            names.insert(format!("#{field}"), field.to_owned());
-            values.insert(format!(":{field}"), value);
-        };
-        if let Some(size) = changes.size {
-            set("size", n(size));
-        }
-        if let Some(sha) = &changes.sha256 {
-            set("sha256", s(sha));
-        }
-        if let Some(e_tag) = &changes.e_tag {
-            set("e_tag", s(e_tag));
-        }
-        if let Some(message_id) = &changes.message_id {
-            set("message_id", s(message_id));
-        }
-        if let Some(error) = &changes.last_error {
-            set("last_error", s(error));
-        }
-        if let Some((owner, until)) = &changes.lease {
-            set("lease_owner", s(owner));
-            set("lease_expires_at", n(*until));
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if changes.count_attempt {
-            expression.push_str(" ADD attempts :one");
-            values.insert(":one".into(), n(1));
-        }
-        if changes.release_lease {
-            expression.push_str(" REMOVE lease_owner, lease_expires_at");
-        }
+        let update =
+            Update::new(to, from, changes, now, self.expires_at(now)).with_values(extra_values);
         let out = self
             .ddb
             .update_item()
             .table_name(&self.table)
             .key("id", s(id))
-            .update_expression(expression)
+            .update_expression(update.expression)
             .condition_expression(format!("attribute_exists(id) AND ({condition})"))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -513,14 +366,14 @@ impl Ledger {
         match out {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
-                Ok(Transition::Applied(Box::new(record(&item)?)))
+                Ok(Transition::Applied(Box::new(decode(&item)?)))
             }
             Err(e) => match e.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
                     failed,
                 )) => {
                     let current = match &failed.item {
-                        Some(item) => Some(record(item)?),
+                        Some(item) => Some(decode(item)?),
                         // Older endpoints do not return the item: read it.
                         None => self.get(id).await?,
                     };
@@ -559,7 +412,7 @@ impl Ledger {
             .items
             .unwrap_or_default()
             .iter()
-            .map(record)
+            .map(decode)
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .filter(|r| self.live(r, now))
@@ -572,145 +425,4 @@ impl Ledger {
                 .map(PageToken),
         })
     }
-
-    /// Creates the table with its status index and TTL, as Terraform does in AWS (for local
-    /// runs and tests). Succeeds if the table exists already.
-    pub async fn create_table(&self) -> Result<(), LedgerError> {
-        let key = |name: &str, key_type| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-                .map_err(|e| build_error("CreateTable", e))
-        };
-        let attribute = |name: &str, kind| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(kind)
-                .build()
-                .map_err(|e| build_error("CreateTable", e))
-        };
-        let index = GlobalSecondaryIndex::builder()
-            .index_name(STATUS_INDEX)
-            .key_schema(key("status", KeyType::Hash)?)
-            .key_schema(key("updated_at", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| build_error("CreateTable", e))?;
-        let created = self
-            .ddb
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("id", KeyType::Hash)?)
-            .attribute_definitions(attribute("id", ScalarAttributeType::S)?)
-            .attribute_definitions(attribute("status", ScalarAttributeType::S)?)
-            .attribute_definitions(attribute("updated_at", ScalarAttributeType::N)?)
-            .global_secondary_indexes(index)
-            .send()
-            .await;
-        match created {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
-            {
-                return Ok(());
-            }
-            Err(e) => return Err(LedgerError::dynamo("CreateTable", e)),
-        }
-        let ttl = TimeToLiveSpecification::builder()
-            .attribute_name(TTL_ATTRIBUTE)
-            .enabled(true)
-            .build()
-            .map_err(|e| build_error("UpdateTimeToLive", e))?;
-        self.ddb
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(ttl)
-            .send()
-            .await
-            .map_err(|e| LedgerError::dynamo("UpdateTimeToLive", e))?;
-        Ok(())
-    }
-}
-
-fn build_error(operation: &'static str, e: aws_sdk_dynamodb::error::BuildError) -> LedgerError {
-    LedgerError::Dynamo {
-        operation,
-        message: e.to_string(),
-        transient: false,
-        source: Box::new(e),
-    }
-}
-
-fn placeholders(prefix: &str, count: usize) -> String {
-    (0..count)
-        .map(|i| format!(":{prefix}{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl std::fmt::Display) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn record(item: &Item) -> Result<PayloadRecord, LedgerError> {
-    let id = item
-        .get("id")
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default();
-    let corrupt = |problem: String| LedgerError::Corrupt {
-        id: id.clone(),
-        problem,
-    };
-    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    let number = |name: &str| -> Result<Option<i64>, LedgerError> {
-        match item.get(name) {
-            None => Ok(None),
-            Some(AttributeValue::N(v)) => v
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| corrupt(format!("{name} is not an integer: {v:?}"))),
-            Some(other) => Err(corrupt(format!("{name} is not a number: {other:?}"))),
-        }
-    };
-    let required = |name: &str| text(name).ok_or_else(|| corrupt(format!("{name} is missing")));
-    let status_text = required("status")?;
-    let status = Status::parse(&status_text)
-        .ok_or_else(|| corrupt(format!("unknown status {status_text:?}")))?;
-    let metadata = match item.get("metadata") {
-        Some(AttributeValue::M(map)) => map
-            .iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
-            .collect(),
-        _ => HashMap::new(),
-    };
-    Ok(PayloadRecord {
-        object: PayloadPointer::new(required("bucket")?, required("key")?),
-        status,
-        size: number("size")?.unwrap_or(0).max(0) as u64,
-        content_type: text("content_type"),
-        sha256: text("sha256"),
-        metadata,
-        attempts: number("attempts")?.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
-        last_error: text("last_error"),
-        lease_owner: text("lease_owner"),
-        lease_expires_at: number("lease_expires_at")?,
-        url_expires_at: number("url_expires_at")?,
-        e_tag: text("e_tag"),
-        message_id: text("message_id"),
-        created_at: number("created_at")?.unwrap_or(0),
-        updated_at: number("updated_at")?.unwrap_or(0),
-        id,
-    })
 }

@@ -1,0 +1,233 @@
+//! The payload store: payload bytes in S3, streamed both ways.
+//!
+//! Puts read the source in parts and switch to a multipart upload once the source is larger
+//! than one part, so memory stays bounded by `part_size × (parts_in_flight + 1)` whatever the
+//! payload's size (up to S3's 5 TiB object limit, 10 000 parts). A failed multipart upload is
+//! aborted so no parts are left behind. Gets hand back the response body as a stream, never a
+//! whole buffer. A missing object is its own error, distinct from access denied and from
+//! transient faults, so callers can decide to park, skip or retry.
+
+use std::collections::HashMap;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::pointer::PayloadPointer;
+use crate::sdk_error::SdkFailure;
+
+mod get;
+mod presign;
+mod put;
+
+pub use get::PayloadStream;
+pub use presign::{PresignPut, PresignedRequest};
+pub use put::{MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, PutOptions};
+
+/// S3's smallest part (except the last) is 5 MiB; 8 MiB keeps the part count of a 5 GiB
+/// payload at 640 while a few parts in flight stay well under 64 MiB.
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+/// S3's minimum size of a multipart upload part other than the last (5 MiB); smaller part
+/// sizes given to [`PayloadStore::with_parts`] are raised to it.
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// How many parts of a multipart upload are uploaded at once by default.
+pub const DEFAULT_PARTS_IN_FLIGHT: usize = 3;
+const MAX_PARTS: i32 = 10_000;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The object (or its bucket) does not exist: S3 answered 404, `NoSuchKey`, `NotFound` or
+    /// `NoSuchBucket`.
+    #[error("payload object {0} does not exist")]
+    NotFound(PayloadPointer),
+    /// S3 answered 403 or `AccessDenied`. Not transient: retrying will not help until the
+    /// permissions change.
+    #[error("access denied to payload object {object} during {operation}")]
+    AccessDenied {
+        /// The S3 operation that was refused, such as `GetObject`.
+        operation: &'static str,
+        /// The object the operation was on.
+        object: PayloadPointer,
+    },
+    /// Any other S3 failure, after the SDK's own retries.
+    #[error("S3 {operation} on {object} failed: {message}")]
+    Service {
+        /// The S3 operation that failed, such as `PutObject` or `UploadPart`.
+        operation: &'static str,
+        /// The object the operation was on.
+        object: PayloadPointer,
+        /// S3's error message, or a description of the failure.
+        message: String,
+        /// Whether trying again later may succeed (throttling, timeouts, 5xx).
+        transient: bool,
+        /// The underlying SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// Reading the caller's source for a put failed, or a part upload task could not be joined.
+    #[error("reading the payload source failed: {0}")]
+    Source(#[source] std::io::Error),
+    /// Reading a streamed object body from S3 failed part-way. Always transient.
+    #[error("reading the payload body of {object} failed: {source}")]
+    Body {
+        /// The object whose body was being read.
+        object: PayloadPointer,
+        /// The underlying read error.
+        #[source]
+        source: BoxError,
+    },
+    /// The source needs more than S3's limit of 10 000 parts of the configured part size.
+    #[error("payload is larger than {MAX_PARTS} parts of {part_size} bytes")]
+    TooLarge {
+        /// The part size in use, in bytes.
+        part_size: usize,
+    },
+    /// [`PayloadStream::read_to_string`] was given a body over its limit.
+    #[error("payload of {size} bytes is over the {limit}-byte limit for reading into memory")]
+    TooLargeToBuffer {
+        /// The body's size in bytes (as declared, or as read so far).
+        size: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// [`PayloadStream::read_to_string`] read a body that is not valid UTF-8.
+    #[error("payload body is not UTF-8 text")]
+    NotUtf8,
+    /// The put's object tags break S3's limits (count, key or value length); nothing was
+    /// uploaded.
+    #[error("invalid object tags: {0}")]
+    InvalidTags(String),
+    /// The request cannot be presigned: a lifetime over S3's 7-day maximum, or a content
+    /// length too large to sign.
+    #[error("cannot presign a request: {0}")]
+    Presign(String),
+}
+
+impl StoreError {
+    /// Whether trying the same operation again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Service { transient, .. } => *transient,
+            Self::Body { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the object does not exist ([`StoreError::NotFound`]).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound(_))
+    }
+
+    /// Maps an SDK failure: 404/NoSuchKey is `NotFound`, 403/AccessDenied is `AccessDenied`,
+    /// everything else keeps its source and says whether it is worth retrying.
+    fn from_sdk<E>(
+        operation: &'static str,
+        object: &PayloadPointer,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let failure = SdkFailure::of(&err);
+        let object = object.clone();
+        match (failure.status, failure.code.as_deref()) {
+            (Some(404), _) | (_, Some("NoSuchKey" | "NotFound" | "NoSuchBucket")) => {
+                Self::NotFound(object)
+            }
+            (Some(403), _) | (_, Some("AccessDenied")) => Self::AccessDenied { operation, object },
+            _ => Self::Service {
+                operation,
+                object,
+                message: failure.message,
+                transient: failure.transient,
+                source: Box::new(err),
+            },
+        }
+    }
+}
+
+/// What S3 reports about a stored payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object's size in bytes.
+    pub size: u64,
+    /// The object's ETag as S3 returns it (quoted; for a multipart upload, not an MD5 of the
+    /// body).
+    pub e_tag: Option<String>,
+    /// The object's `Content-Type`, when one was set.
+    pub content_type: Option<String>,
+    /// Base64 SHA-256, when the object was uploaded with one.
+    pub checksum_sha256: Option<String>,
+    /// User-defined object metadata (`x-amz-meta-*`), keyed without the prefix.
+    pub metadata: HashMap<String, String>,
+}
+
+/// Payload bytes in S3.
+#[derive(Debug, Clone)]
+pub struct PayloadStore {
+    s3: aws_sdk_s3::Client,
+    part_size: usize,
+    parts_in_flight: usize,
+}
+
+impl PayloadStore {
+    /// A store using `s3`, with [`DEFAULT_PART_SIZE`] parts and [`DEFAULT_PARTS_IN_FLIGHT`]
+    /// parts uploading at once.
+    pub fn new(s3: aws_sdk_s3::Client) -> Self {
+        Self {
+            s3,
+            part_size: DEFAULT_PART_SIZE,
+            parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
+        }
+    }
+
+    /// Sets the multipart part size (at least S3's 5 MiB minimum) and how many parts upload at
+    /// once. Memory held by a put is about `part_size × (parts_in_flight + 1)`.
+    pub fn with_parts(self, part_size: usize, parts_in_flight: usize) -> Self {
+        Self {
+            part_size: part_size.max(MIN_PART_SIZE),
+            parts_in_flight: parts_in_flight.max(1),
+            ..self
+        }
+    }
+
+    /// The multipart part size in bytes; sources of at least this size use a multipart upload.
+    pub fn part_size(&self) -> usize {
+        self.part_size
+    }
+
+    /// What S3 knows about a payload, without its body.
+    pub async fn head(&self, object: &PayloadPointer) -> Result<ObjectInfo, StoreError> {
+        let output = self
+            .s3
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("HeadObject", object, e))?;
+        Ok(ObjectInfo {
+            size: output.content_length.unwrap_or_default().max(0) as u64,
+            e_tag: output.e_tag,
+            content_type: output.content_type,
+            checksum_sha256: output.checksum_sha256,
+            metadata: output.metadata.unwrap_or_default(),
+        })
+    }
+
+    /// Deletes a payload. Deleting an object that is already gone succeeds, as in S3.
+    pub async fn delete(&self, object: &PayloadPointer) -> Result<(), StoreError> {
+        self.s3
+            .delete_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("DeleteObject", object, e))?;
+        Ok(())
+    }
+}

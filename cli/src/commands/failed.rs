@@ -1,0 +1,49 @@
+//! `claimcheck failed`: List failed payloads with their reasons (default: dead and failed).
+
+use claimcheck::ledger::{Ledger, Status};
+
+use crate::{CliError, operations};
+
+use super::Context;
+
+/// The arguments of `claimcheck failed`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only these states; repeatable.
+    #[arg(long = "status")]
+    pub statuses: Vec<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// Runs `claimcheck failed`.
+pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
+    let Args { statuses, limit } = args;
+    let (endpoints, out) = (&cx.endpoints, &cx.out);
+    let statuses = if statuses.is_empty() {
+        vec![Status::Dead, Status::Failed]
+    } else {
+        statuses
+            .iter()
+            .map(|s| operations::status(s))
+            .collect::<Result<_, _>>()?
+    };
+    let sdk = claimcheck::sdk_config::load().await;
+    let ledger = Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), endpoints.table()?);
+    let failed = operations::failed(&ledger, &statuses, limit).await?;
+    out.emit(&failed, || {
+        failed
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {:<8} attempts {} {}",
+                    p.id,
+                    p.status,
+                    p.attempts,
+                    p.last_error.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    });
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! `claimcheck receive`: Receive messages (resolving pointers to their payloads).
+
+use std::path::PathBuf;
+
+use claimcheck::extended_client::ReceiveOptions;
+
+use crate::{CliError, queue};
+
+use super::{Context, extended_client};
+
+/// The arguments of `claimcheck receive`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// At most this many messages (1-10).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=10))]
+    pub max: i32,
+    /// Long-poll this many seconds (0-20).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(0..=20))]
+    pub wait: i32,
+    /// Write each body to DIR/<message id> instead of stdout.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Delete each message (and its payload) once written.
+    #[arg(long)]
+    pub delete: bool,
+}
+
+/// Runs `claimcheck receive`.
+pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
+    let Args {
+        max,
+        wait,
+        output_dir,
+        delete,
+    } = args;
+    let (endpoints, out) = (&cx.endpoints, &cx.out);
+    let client = extended_client(endpoints).await?;
+    let options = ReceiveOptions::default()
+        .with_max_messages(max)
+        .with_wait_time_seconds(wait);
+    let (received, failures) = queue::receive(
+        &client,
+        endpoints.queue_url()?,
+        options,
+        output_dir.as_ref(),
+        delete,
+    )
+    .await?;
+    if out.json || output_dir.is_some() {
+        out.emit(&received, || {
+            received
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} {} bytes -> {}",
+                        m.message_id,
+                        m.size,
+                        m.file.as_deref().unwrap_or("stdout")
+                    )
+                })
+                .collect()
+        });
+    }
+    if failures > 0 {
+        return Err(CliError::Remote(format!(
+            "{failures} message(s) could not be read"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `claimcheck redrive`: Send checked DLQ messages back to the work queue (or start SQS's native redrive).
+
+use claimcheck::repair;
+
+use crate::CliError;
+
+use super::{Context, repairer, run_repair};
+
+/// The arguments of `claimcheck redrive`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Examine at most this many messages.
+    #[arg(long)]
+    pub max: Option<u32>,
+    /// SQS's StartMessageMoveTask: fast, no checks.
+    #[arg(long)]
+    pub native: bool,
+    /// Only messages whose park reason mentions this text.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Only messages of this payload; repeatable.
+    #[arg(long = "payload-id")]
+    pub payload_ids: Vec<String>,
+    /// Only messages at least this many seconds old.
+    #[arg(long)]
+    pub min_age: Option<u64>,
+    /// Leave a message parked once it was redriven this often.
+    #[arg(long, default_value_t = 3)]
+    pub max_redrives: u32,
+}
+
+/// Runs `claimcheck redrive`.
+pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
+    let Args {
+        dry_run,
+        max,
+        native,
+        reason,
+        payload_ids,
+        min_age,
+        max_redrives,
+    } = args;
+    let endpoints = &cx.endpoints;
+    let deps = repairer(endpoints, |settings| settings.max_redrives = max_redrives).await?;
+    let request = repair::Request {
+        mode: if native {
+            repair::Mode::Native
+        } else {
+            repair::Mode::Redrive
+        },
+        dry_run,
+        max_messages: max,
+        filter: repair::Filter {
+            reason,
+            min_age_seconds: min_age,
+            payload_ids,
+        },
+    };
+    run_repair(cx, &deps, request).await
+}
