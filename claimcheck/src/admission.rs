@@ -13,6 +13,7 @@
 //! `queued` without a `message_id`; [`Admission::resend`] (reconcile) sends it then. A send that
 //! fails returns the payload to `pending`, so the caller's retry admits it again.
 
+use crate::content_type::same_media_type;
 use crate::extended_client::{ClientError, SendOptions};
 use crate::ledger::{
     Changes, Created, Ledger, LedgerError, NewPayload, PayloadRecord, Status, Transition,
@@ -374,15 +375,8 @@ pub fn mismatch(expected: &PayloadRecord, info: &ObjectInfo) -> Option<String> {
             "checksum mismatch: announced SHA-256 {announced}, stored {stored}"
         ));
     }
-    let essence = |t: &str| {
-        t.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    };
     match (&expected.content_type, &info.content_type) {
-        (Some(want), Some(got)) if essence(want) != essence(got) => Some(format!(
+        (Some(want), Some(got)) if !same_media_type(want, got) => Some(format!(
             "content type mismatch: announced {want}, stored {got}"
         )),
         _ => None,

@@ -106,8 +106,7 @@ pub fn json_body(request: &ApiGatewayV2httpRequest, limit: usize) -> Result<Vec<
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
+    if crate::content_type::essence(content_type).as_deref() != Some("application/json") {
         return Err(ApiError::new(
             415,
             "unsupported_media_type",

@@ -10,6 +10,7 @@
 //! - [`object_key`]: generated keys under a validated prefix;
 //! - [`payload_store`]: payload bytes in S3, streamed both ways, and presigned requests;
 //! - [`extended_client`]: send, receive, delete and visibility over SQS, plus Lambda records;
+//! - [`content_type`]: media types compared by essence;
 //! - [`checksum`]: SHA-256 in the forms S3 and the ledger use;
 //! - [`admission`]: an uploaded object checked and queued as a payload;
 //! - [`ledger`]: the DynamoDB record of every payload, changed only by conditional writes;
@@ -27,6 +28,7 @@
 pub mod admission;
 pub mod api;
 pub mod checksum;
+pub mod content_type;
 pub mod extended_client;
 #[cfg(feature = "http-api")]
 pub mod http_api;

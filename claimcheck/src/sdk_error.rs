@@ -5,6 +5,7 @@
 //! only classifies what is left, so callers can tell "try this message again later" from
 //! "this will never work".
 
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_s3::config::http::HttpResponse as Response;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -37,7 +38,7 @@ impl SdkFailure {
             | SdkError::ResponseError(_) => true,
             SdkError::ServiceError(_) => {
                 status.is_some_and(|s| s >= 500 || s == 429)
-                    || code.as_deref().is_some_and(is_throttling_code)
+                    || code.as_deref().is_some_and(is_retryable_code)
             }
             _ => false,
         };
@@ -55,18 +56,9 @@ impl SdkFailure {
     }
 }
 
-fn is_throttling_code(code: &str) -> bool {
-    matches!(
-        code,
-        "Throttling"
-            | "ThrottlingException"
-            | "ThrottledException"
-            | "RequestThrottled"
-            | "RequestThrottledException"
-            | "SlowDown"
-            | "RequestTimeout"
-            | "ServiceUnavailable"
-            | "InternalError"
-            | "KmsThrottled"
-    )
+/// Whether an error code means "try again later", by the SDK's own lists (aws-runtime's retry
+/// classifier: throttling codes such as `SlowDown` and `ThrottlingException`, and transient ones
+/// such as `RequestTimeout`), so this classification never drifts from the SDK's retries.
+fn is_retryable_code(code: &str) -> bool {
+    THROTTLING_ERRORS.contains(&code) || TRANSIENT_ERRORS.contains(&code)
 }

@@ -239,14 +239,22 @@ fn partial_path(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
-/// The error code in an S3 XML error body.
-fn s3_code(body: &str) -> Option<&str> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let end = body[start..].find("</Code>")? + start;
-    Some(&body[start..end])
+/// The error code of an S3 XML error body (`<Error><Code>BadDigest</Code>...</Error>`).
+fn s3_code(body: &str) -> Option<String> {
+    let document = roxmltree::Document::parse(body).ok()?;
+    let error = document.root_element();
+    if !error.has_tag_name("Error") {
+        return None;
+    }
+    error
+        .children()
+        .find(|node| node.has_tag_name("Code"))
+        .and_then(|code| code.text())
+        .map(str::to_owned)
 }
 
-/// A content type from the file name, for the common cases; `--content-type` overrides.
+/// A content type from the file name's extension (`mime_guess`'s table, plus the line-delimited
+/// JSON and Parquet types it lacks); `--content-type` overrides.
 pub fn guess_content_type(path: &Path) -> &'static str {
     let extension = path
         .extension()
@@ -254,19 +262,11 @@ pub fn guess_content_type(path: &Path) -> &'static str {
         .unwrap_or("")
         .to_ascii_lowercase();
     match extension.as_str() {
-        "txt" | "log" => "text/plain",
-        "csv" => "text/csv",
-        "json" => "application/json",
         "jsonl" | "ndjson" => "application/x-ndjson",
-        "xml" => "application/xml",
-        "html" | "htm" => "text/html",
-        "pdf" => "application/pdf",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gz" => "application/gzip",
-        "zip" => "application/zip",
         "parquet" => "application/vnd.apache.parquet",
-        _ => "application/octet-stream",
+        _ => mime_guess::from_ext(&extension)
+            .first_raw()
+            .unwrap_or("application/octet-stream"),
     }
 }
 
@@ -278,8 +278,17 @@ mod tests {
     fn s3_error_codes_and_content_types() {
         let body =
             "<?xml version=\"1.0\"?><Error><Code>BadDigest</Code><Message>x</Message></Error>";
-        assert_eq!(s3_code(body), Some("BadDigest"));
+        assert_eq!(s3_code(body).as_deref(), Some("BadDigest"));
         assert_eq!(s3_code("not xml"), None);
+        assert_eq!(s3_code("<Other><Code>X</Code></Other>"), None);
+        assert_eq!(
+            guess_content_type(Path::new("data.json")),
+            "application/json"
+        );
+        assert_eq!(
+            guess_content_type(Path::new("events.jsonl")),
+            "application/x-ndjson"
+        );
         assert_eq!(guess_content_type(Path::new("a/b.CSV")), "text/csv");
         assert_eq!(
             guess_content_type(Path::new("noext")),
