@@ -1,13 +1,13 @@
-//! The HTTP API's plumbing for API Gateway (HTTP API, payload format 2.0): JSON responses,
-//! JSON error bodies, and reading a request body whatever its encoding.
+//! The HTTP API's plumbing for API Gateway (HTTP API, payload format 2.0), on the `http` types
+//! `lambda_http` hands a function (`http::Request<Body>`, `http::Response<Body>`; `lambda_http`
+//! has decoded a base64 body already): JSON responses, JSON error bodies, JSON request bodies.
 //!
-//! Every error a client can cause is a 4xx with `{"error": {"code": "...", "message": "..."}}`;
-//! unexpected failures are a 500 with the same shape and no internals.
+//! Every error a client can cause is a 4xx with `{"error": {"code": "...", "message": "..."}}`
+//! ([`crate::api::ErrorBody`]); unexpected failures are a 500 with the same shape and no
+//! internals.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
-use base64::Engine;
+use aws_lambda_events::http::{HeaderValue, Request, Response, StatusCode, header};
 use serde::Serialize;
 
 use crate::api::{ErrorBody, ErrorDetail};
@@ -48,9 +48,8 @@ impl ApiError {
         )
     }
 
-    /// The API Gateway response: this status and a JSON body
-    /// `{"error": {"code": "...", "message": "..."}}`.
-    pub fn into_response(self) -> ApiGatewayV2httpResponse {
+    /// The response: this status and a JSON body `{"error": {"code": "...", "message": "..."}}`.
+    pub fn into_response(self) -> Response<Body> {
         json_response(
             self.status,
             &ErrorBody {
@@ -63,8 +62,9 @@ impl ApiError {
     }
 }
 
-/// A JSON response with the given status.
-pub fn json_response(status: u16, body: &impl Serialize) -> ApiGatewayV2httpResponse {
+/// A JSON response with the given status (`Content-Type: application/json`,
+/// `Cache-Control: no-store`: answers carry presigned URLs).
+pub fn json_response(status: u16, body: &impl Serialize) -> Response<Body> {
     let (status, text) = match serde_json::to_string(body) {
         Ok(text) => (status, text),
         Err(_) => (
@@ -72,37 +72,26 @@ pub fn json_response(status: u16, body: &impl Serialize) -> ApiGatewayV2httpResp
             r#"{"error":{"code":"internal","message":"internal error"}}"#.to_owned(),
         ),
     };
-    let mut headers = HeaderMap::new();
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let mut response = ApiGatewayV2httpResponse::default();
-    response.status_code = i64::from(status);
-    response.headers = headers;
-    response.body = Some(Body::Text(text));
     response
 }
 
-/// The method and path of a request, as API Gateway routed it.
-pub fn method_and_path(request: &ApiGatewayV2httpRequest) -> (String, String) {
-    let method = request.request_context.http.method.as_str().to_owned();
-    let path = request
-        .request_context
-        .http
-        .path
-        .clone()
-        .or_else(|| request.raw_path.clone())
-        .unwrap_or_default();
-    (method, path)
-}
-
-/// The request body as bytes (base64-decoded when API Gateway encoded it), refusing bodies
-/// over `limit` bytes and requests that do not declare JSON.
-pub fn json_body(request: &ApiGatewayV2httpRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// The request body's bytes, refusing bodies over `limit` bytes (413), requests that do not
+/// declare JSON (415) and empty bodies (400).
+///
+/// # Errors
+/// An [`ApiError`] with the status and code above.
+pub fn json_body(request: &Request<Body>, limit: usize) -> Result<&[u8], ApiError> {
     let content_type = request
-        .headers
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
@@ -113,39 +102,28 @@ pub fn json_body(request: &ApiGatewayV2httpRequest, limit: usize) -> Result<Vec<
             "the request body must be JSON (Content-Type: application/json)",
         ));
     }
-    let Some(body) = request.body.as_deref().filter(|b| !b.is_empty()) else {
+    let bytes: &[u8] = request.body();
+    if bytes.is_empty() {
         return Err(ApiError::bad_request(
             "missing_body",
             "the request has no body",
         ));
-    };
-    // Base64 is a third longer than the bytes it carries; refuse before decoding.
-    if body.len() > limit.saturating_mul(4) / 3 + 4 {
-        return Err(too_large(limit));
     }
-    let bytes = if request.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|_| ApiError::bad_request("invalid_body", "the body is not valid base64"))?
-    } else {
-        body.as_bytes().to_vec()
-    };
     if bytes.len() > limit {
-        return Err(too_large(limit));
+        return Err(ApiError::new(
+            413,
+            "body_too_large",
+            format!("the request body is over {limit} bytes"),
+        ));
     }
     Ok(bytes)
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        413,
-        "body_too_large",
-        format!("the request body is over {limit} bytes"),
-    )
-}
-
 /// Parses a JSON object body into `T`, naming the problem: bad JSON, not an object, a missing
 /// or unknown field, a wrong type.
+///
+/// # Errors
+/// A 400 [`ApiError`]: `invalid_json` or `invalid_request`.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))

@@ -344,14 +344,15 @@ pub fn complete_endpoint_s3_event(json: &str) -> String {
     event.to_string()
 }
 
-/// An API Gateway HTTP API (payload format 2.0) event as Lambda receives it.
+/// An API Gateway HTTP API (payload format 2.0) event as Lambda receives it, turned into the
+/// `http` request the handler gets by `lambda_http`'s own conversion.
 pub fn api_event(
     method: &str,
     path: &str,
     content_type: Option<&str>,
     body: Option<&str>,
     base64: bool,
-) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+) -> lambda_http::Request {
     let mut headers = serde_json::json!({"user-agent": "test"});
     if let Some(ct) = content_type {
         headers["content-type"] = serde_json::json!(ct);
@@ -371,7 +372,7 @@ pub fn api_event(
         "body": body,
         "isBase64Encoded": base64
     });
-    serde_json::from_value(value).expect("an API Gateway v2 event")
+    lambda_http::request::from_str(&value.to_string()).expect("an API Gateway v2 event")
 }
 
 /// Status and JSON body of an API response to `route` (`POST /uploads`, `GET /payloads/{id}`).
@@ -382,18 +383,17 @@ pub fn api_event(
 /// against `api/openapi.yaml`.
 pub fn api_parts(
     route: &str,
-    response: &aws_lambda_events::apigw::ApiGatewayV2httpResponse,
+    response: &lambda_http::Response<lambda_http::Body>,
 ) -> (i64, serde_json::Value) {
-    let body: serde_json::Value = match &response.body {
-        Some(aws_lambda_events::encodings::Body::Text(text)) => {
-            serde_json::from_str(text).expect("JSON body")
-        }
+    let body: serde_json::Value = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
         other => panic!("unexpected body {other:?}"),
     };
+    let status = i64::from(response.status().as_u16());
     if let Some(path) = std::env::var_os("CLAIMCHECK_API_RESPONSES") {
-        record_api_response(&path, route, response.status_code, &body);
+        record_api_response(&path, route, status, &body);
     }
-    (response.status_code, body)
+    (status, body)
 }
 
 fn record_api_response(path: &std::ffi::OsStr, route: &str, status: i64, body: &serde_json::Value) {

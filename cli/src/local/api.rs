@@ -1,17 +1,22 @@
-//! The HTTP API on a loopback port, as API Gateway would run it: the two routes, each request
-//! turned into a payload format 2.0 event for its handler, the handler's response written
-//! back. Unknown routes get API Gateway's own `404 {"message":"Not Found"}`.
+//! The HTTP API on a loopback port, as API Gateway runs it (an axum server): the two routes,
+//! each request handed to its handler as `lambda_http` hands it in Lambda (the same
+//! `http::Request` with payload format 2.0's request context and path parameters), the
+//! handler's response written back. Unknown routes and methods get API Gateway's own
+//! `404 {"message":"Not Found"}`, a body over its 10 MB limit `413`.
 
-use std::convert::Infallible;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
-use base64::Engine;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::extract::{ConnectInfo, Request as AxumRequest, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
 use presign_download::PresignDownload;
 use presign_upload::PresignUpload;
 use tokio::net::TcpListener;
@@ -19,159 +24,137 @@ use tokio::net::TcpListener;
 /// API Gateway's payload limit (10 MB).
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
+/// The two routes' handlers.
 pub struct ApiHandlers {
+    /// `POST /uploads`.
     pub upload: PresignUpload,
+    /// `GET /payloads/{id}`.
     pub download: PresignDownload,
 }
 
-/// Serves until the task is dropped or aborted.
+/// Serves until the task is dropped or aborted. (axum's server backs off when `accept` fails,
+/// instead of spinning.)
 pub async fn serve(listener: TcpListener, handlers: Arc<ApiHandlers>) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
-        };
-        let handlers = handlers.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let handlers = handlers.clone();
-                async move { Ok::<_, Infallible>(route(&handlers, request, peer).await) }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!(error = %e, "API connection ended");
-            }
-        });
+    let app = Router::new()
+        .route("/uploads", post(upload).fallback(not_found))
+        .route("/payloads/{id}", get(payload).fallback(not_found))
+        .fallback(not_found)
+        .with_state(handlers);
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, service).await {
+        tracing::error!(error = %e, "api: the server stopped");
     }
 }
 
-async fn route(
-    handlers: &ApiHandlers,
-    request: Request<Incoming>,
-    peer: std::net::SocketAddr,
-) -> Response<Full<Bytes>> {
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let route_key = match (method.as_str(), path.as_str()) {
-        ("POST", "/uploads") => "POST /uploads",
-        ("GET", p) if p.strip_prefix("/payloads/").is_some_and(valid_segment) => {
-            "GET /payloads/{id}"
-        }
-        _ => {
-            tracing::info!(%method, %path, status = 404, "api: no route");
-            return plain(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#);
-        }
-    };
-    let event = match event(request, route_key, peer).await {
-        Ok(event) => event,
-        Err(response) => return response,
-    };
-    let response = if route_key == "POST /uploads" {
-        presign_upload::handle(&handlers.upload, event).await
-    } else {
-        presign_download::handle(&handlers.download, event).await
-    };
-    tracing::info!(
-        route = route_key,
-        status = response.status_code,
-        "api: request handled"
-    );
-    into_http(response)
-}
-
-fn valid_segment(segment: &str) -> bool {
-    !segment.is_empty() && !segment.contains('/')
-}
-
-/// The request as API Gateway hands it to Lambda (payload format 2.0).
-async fn event(
-    request: Request<Incoming>,
-    route_key: &str,
-    peer: std::net::SocketAddr,
-) -> Result<ApiGatewayV2httpRequest, Response<Full<Bytes>>> {
-    let (parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Err(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                r#"{"message":"Request Entity Too Large"}"#,
-            ));
-        }
-    };
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &parts.headers {
-        if let Ok(value) = value.to_str() {
-            headers.insert(name.as_str().to_owned(), value.into());
-        }
-    }
-    let (body, base64) = match std::str::from_utf8(&bytes) {
-        _ if bytes.is_empty() => (None, false),
-        Ok(text) => (Some(text.to_owned()), false),
-        Err(_) => (
-            Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
-            true,
+async fn upload(
+    State(handlers): State<Arc<ApiHandlers>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: AxumRequest,
+) -> Response {
+    const ROUTE: &str = "POST /uploads";
+    match lambda_request(request, ROUTE, peer, HashMap::new()).await {
+        Ok(request) => answer(
+            ROUTE,
+            presign_upload::handle(&handlers.upload, request).await,
         ),
-    };
-    let path = parts.uri.path().to_owned();
-    let mut path_parameters = serde_json::Map::new();
-    if let Some(id) = path.strip_prefix("/payloads/") {
-        path_parameters.insert("id".into(), id.into());
+        Err(refused) => refused,
     }
-    let now = std::time::SystemTime::now()
+}
+
+async fn payload(
+    State(handlers): State<Arc<ApiHandlers>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: AxumRequest,
+) -> Response {
+    const ROUTE: &str = "GET /payloads/{id}";
+    // The raw segment, as API Gateway passes it: the handler validates it.
+    let id = request
+        .uri()
+        .path()
+        .strip_prefix("/payloads/")
+        .unwrap_or_default()
+        .to_owned();
+    let parameters = HashMap::from([("id".to_owned(), id)]);
+    match lambda_request(request, ROUTE, peer, parameters).await {
+        Ok(request) => answer(
+            ROUTE,
+            presign_download::handle(&handlers.download, request).await,
+        ),
+        Err(refused) => refused,
+    }
+}
+
+async fn not_found(request: AxumRequest) -> Response {
+    tracing::info!(method = %request.method(), path = %request.uri().path(), status = 404, "api: no route");
+    gateway_message(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#)
+}
+
+/// The request as `lambda_http` hands it to the function: the body collected (at most API
+/// Gateway's limit), payload format 2.0's request context and the route's path parameters.
+async fn lambda_request(
+    request: AxumRequest,
+    route_key: &str,
+    peer: SocketAddr,
+    path_parameters: HashMap<String, String>,
+) -> Result<lambda_http::Request, Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        gateway_message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            r#"{"message":"Request Entity Too Large"}"#,
+        )
+    })?;
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::from(bytes.to_vec())
+    };
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.route_key = Some(route_key.to_owned());
+    context.account_id = Some("000000000000".into());
+    context.stage = Some("$default".into());
+    context.request_id = Some(uuid::Uuid::new_v4().to_string());
+    context.apiid = Some("local".into());
+    context.domain_name = Some("localhost".into());
+    context.time_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
-    let value = serde_json::json!({
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": parts.uri.query().unwrap_or(""),
-        "headers": headers,
-        "pathParameters": path_parameters,
-        "requestContext": {
-            "accountId": "000000000000", "apiId": "local", "domainName": "localhost",
-            "domainPrefix": "local", "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": route_key, "stage": "$default", "timeEpoch": now,
-            "http": {"method": parts.method.as_str(), "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": peer.ip().to_string(), "userAgent": user_agent}
-        },
-        "body": body,
-        "isBase64Encoded": base64
-    });
-    serde_json::from_value(value).map_err(|e| {
-        tracing::error!(error = %e, "api: cannot build the event");
-        plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            r#"{"message":"Internal Server Error"}"#,
-        )
+    context.http.method = parts.method.clone();
+    context.http.path = Some(parts.uri.path().to_owned());
+    context.http.protocol = Some("HTTP/1.1".into());
+    context.http.source_ip = Some(peer.ip().to_string());
+    context.http.user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(lambda_http::Request::from_parts(parts, body)
+        .with_path_parameters(path_parameters)
+        .with_request_context(RequestContext::ApiGatewayV2(context)))
+}
+
+/// The handler's response, logged by route and status.
+fn answer(route: &str, response: lambda_http::Response<Body>) -> Response {
+    tracing::info!(
+        route,
+        status = response.status().as_u16(),
+        "api: request handled"
+    );
+    response.map(|body| match body {
+        Body::Empty => AxumBody::empty(),
+        Body::Text(text) => AxumBody::from(text),
+        Body::Binary(bytes) => AxumBody::from(bytes),
+        _ => AxumBody::empty(),
     })
 }
 
-fn into_http(response: ApiGatewayV2httpResponse) -> Response<Full<Bytes>> {
-    let body = match response.body {
-        Some(Body::Text(text)) => Bytes::from(text),
-        Some(Body::Binary(bytes)) => Bytes::from(bytes),
-        _ => Bytes::new(),
-    };
-    let status = u16::try_from(response.status_code)
-        .ok()
-        .and_then(|code| StatusCode::from_u16(code).ok())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut http = Response::new(Full::new(body));
-    *http.status_mut() = status;
-    *http.headers_mut() = response.headers;
-    http
-}
-
-fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+/// One of API Gateway's own answers (`{"message": "..."}`).
+fn gateway_message(status: StatusCode, body: &'static str) -> Response {
+    let mut response = Response::new(AxumBody::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
     response
 }

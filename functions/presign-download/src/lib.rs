@@ -13,13 +13,13 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use claimcheck::PayloadStore;
 use claimcheck::api::{DownloadLink, PayloadView, epoch_seconds};
-use claimcheck::http_api::{ApiError, json_response, method_and_path};
+use claimcheck::http_api::{ApiError, json_response};
 use claimcheck::ledger::{Ledger, PayloadRecord};
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::settings::{self, SettingsError, Source};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 /// Presigned GETs live at most this long.
 pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -70,26 +70,20 @@ impl PresignDownload {
     }
 }
 
-/// Serves one API Gateway request. Never fails: every outcome is an HTTP response.
-pub async fn handle(
-    deps: &PresignDownload,
-    request: ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
+/// Serves one API Gateway request, as `lambda_http` hands it. Never fails: every outcome is an
+/// HTTP response.
+pub async fn handle(deps: &PresignDownload, request: Request) -> Response<Body> {
     match describe(deps, &request).await {
         Ok(view) => json_response(200, &view),
         Err(error) => error.into_response(),
     }
 }
 
-async fn describe(
-    deps: &PresignDownload,
-    request: &ApiGatewayV2httpRequest,
-) -> Result<PayloadView, ApiError> {
-    let (method, path) = method_and_path(request);
-    let Some(raw_id) = request
-        .path_parameters
-        .get("id")
-        .map(String::as_str)
+async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadView, ApiError> {
+    let (method, path) = (request.method().as_str(), request.uri().path());
+    let parameters = request.path_parameters();
+    let Some(raw_id) = parameters
+        .first("id")
         .or_else(|| path.strip_prefix("/payloads/"))
     else {
         return Err(ApiError::new(

@@ -19,15 +19,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
 use claimcheck::api::{UploadRequest, UploadTicket};
-use claimcheck::http_api::{ApiError, json_body, json_response, method_and_path, parse_json};
+use claimcheck::http_api::{ApiError, json_body, json_response, parse_json};
 use claimcheck::ledger::{Created, Ledger, NewPayload};
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::payload_store::PresignPut;
 use claimcheck::settings::{self, SettingsError, Source};
 use claimcheck::{PayloadPointer, PayloadStore};
+use lambda_http::{Body, Request, Response};
 
 /// S3's single-PUT limit.
 pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
@@ -105,22 +105,17 @@ impl PresignUpload {
     }
 }
 
-/// Serves one API Gateway request. Never fails: every outcome is an HTTP response.
-pub async fn handle(
-    deps: &PresignUpload,
-    request: ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
+/// Serves one API Gateway request, as `lambda_http` hands it. Never fails: every outcome is an
+/// HTTP response.
+pub async fn handle(deps: &PresignUpload, request: Request) -> Response<Body> {
     match issue(deps, &request).await {
         Ok(response) => json_response(201, &response),
         Err(error) => error.into_response(),
     }
 }
 
-async fn issue(
-    deps: &PresignUpload,
-    request: &ApiGatewayV2httpRequest,
-) -> Result<UploadTicket, ApiError> {
-    let (method, path) = method_and_path(request);
+async fn issue(deps: &PresignUpload, request: &Request) -> Result<UploadTicket, ApiError> {
+    let (method, path) = (request.method().as_str(), request.uri().path());
     if path.trim_end_matches('/') != "/uploads" {
         return Err(ApiError::new(
             404,
@@ -136,7 +131,7 @@ async fn issue(
         ));
     }
     let body = json_body(request, MAX_REQUEST_BYTES)?;
-    let upload: UploadRequest = parse_json(&body)?;
+    let upload: UploadRequest = parse_json(body)?;
     let settings = &deps.settings;
     let content_type =
         validate_content_type(&upload.content_type, &settings.allowed_content_types)?;
