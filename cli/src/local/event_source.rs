@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_lambda_events::sqs::SqsEvent;
+use aws_lambda_events::encodings::Base64Data;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use base64::Engine;
 use claimcheck::processor::Processor;
 use consumer::Consumer;
 
@@ -37,13 +37,7 @@ pub async fn run<P: Processor + 'static>(
         if batch.is_empty() {
             continue;
         }
-        let event = match sqs_event(&batch, &mapping) {
-            Ok(event) => event,
-            Err(e) => {
-                tracing::error!(error = %e, "event source: cannot build the event");
-                continue;
-            }
-        };
+        let event = sqs_event(&batch, &mapping);
         let deadline = SystemTime::now() + mapping.timeout;
         let invocation = consumer::handle(&consumer, event, deadline);
         // Lambda ends an invocation at its timeout, wherever it is.
@@ -114,54 +108,50 @@ async fn gather(sqs: &aws_sdk_sqs::Client, mapping: &Mapping) -> Vec<Message> {
     }
 }
 
-/// The batch as Lambda hands it to the function.
-fn sqs_event(batch: &[Message], mapping: &Mapping) -> Result<SqsEvent, serde_json::Error> {
-    let records: Vec<serde_json::Value> = batch
-        .iter()
-        .map(|m| {
-            let attributes: serde_json::Map<String, serde_json::Value> = m
-                .attributes()
-                .map(|a| {
-                    a.iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), v.clone().into()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let message_attributes: serde_json::Map<String, serde_json::Value> = m
-                .message_attributes()
-                .map(|a| {
-                    a.iter()
-                        .map(|(name, value)| {
-                            let binary = value.binary_value().map(|b| {
-                                base64::engine::general_purpose::STANDARD.encode(b.as_ref())
-                            });
-                            (
-                                name.clone(),
-                                serde_json::json!({
-                                    "stringValue": value.string_value(),
-                                    "binaryValue": binary,
-                                    "stringListValues": [], "binaryListValues": [],
-                                    "dataType": value.data_type(),
-                                }),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            serde_json::json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body(),
-                "attributes": attributes,
-                "messageAttributes": message_attributes,
-                "md5OfBody": m.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": mapping.queue_arn,
-                "awsRegion": mapping.region,
-            })
+/// The batch as Lambda hands it to the function: each message as an `SqsMessage` record.
+fn sqs_event(batch: &[Message], mapping: &Mapping) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = batch.iter().map(|m| sqs_record(m, mapping)).collect();
+    event
+}
+
+fn sqs_record(message: &Message, mapping: &Mapping) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = message.message_id.clone();
+    record.receipt_handle = message.receipt_handle.clone();
+    record.body = message.body.clone();
+    record.md5_of_body = message.md5_of_body.clone();
+    record.md5_of_message_attributes = message.md5_of_message_attributes.clone();
+    record.attributes = message
+        .attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+                .collect()
         })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records }))
+        .unwrap_or_default();
+    record.message_attributes = message
+        .message_attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(name, value)| {
+                    let mut attribute = SqsMessageAttribute::default();
+                    attribute.string_value = value.string_value.clone();
+                    attribute.binary_value = value.binary_value.as_ref().map(|b| {
+                        let mut data = Base64Data::default();
+                        *data = b.clone().into_inner();
+                        data
+                    });
+                    attribute.data_type = Some(value.data_type.clone());
+                    (name.clone(), attribute)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    record.event_source = Some("aws:sqs".into());
+    record.event_source_arn = Some(mapping.queue_arn.clone());
+    record.aws_region = Some(mapping.region.clone());
+    record
 }
 
 async fn delete(sqs: &aws_sdk_sqs::Client, queue_url: &str, done: &[&Message]) {
