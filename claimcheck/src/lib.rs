@@ -12,12 +12,16 @@
 //! - [`extended_client`]: send, receive, delete and visibility over SQS, plus Lambda records;
 //! - [`content_type`]: media types compared by essence;
 //! - [`checksum`]: SHA-256 in the forms S3 and the ledger use;
-//! - [`admission`]: an uploaded object checked and queued as a payload;
-//! - [`ledger`]: the DynamoDB record of every payload, changed only by conditional writes;
-//! - [`repair`]: DLQ redrive and the reconcile pass, for the redriver and the CLI;
+//! - `admission` (feature `ledger`): an uploaded object checked and queued as a payload;
+//! - `ledger` (feature `ledger`): the DynamoDB record of every payload, changed only by
+//!   conditional writes;
+//! - `repair` (feature `ledger`): DLQ redrive and the reconcile pass, for the redriver and
+//!   the CLI;
 //! - [`sqs_limits`]: SQS's quotas, named once;
 //! - [`status`]: where a payload is in the pipeline;
 //! - [`api`]: the HTTP API's request and response bodies;
+//! - `http_api` (feature `http-api`): the API handlers' plumbing;
+//! - `local_endpoint` (feature `provision`): what the local AWS endpoint leaves out;
 //! - [`processor`]: what a consumer does with each payload, and the verifying default;
 //! - [`sdk_config`]: the one SDK configuration every client shares.
 
@@ -34,6 +38,8 @@ pub mod extended_client;
 pub mod http_api;
 #[cfg(feature = "ledger")]
 pub mod ledger;
+#[cfg(feature = "provision")]
+pub mod local_endpoint;
 pub mod message_attributes;
 pub mod object_key;
 pub mod offload;

@@ -587,3 +587,47 @@ async fn builder_settings_reach_every_offloaded_payload() {
         .build();
     assert!(matches!(bad_prefix, Err(BuildError::KeyPrefix(_))));
 }
+
+/// A pointer into a trusted bucket that does not exist is a configuration fault, not a payload
+/// that is gone: even with `ignore_payload_not_found` the message is reported and kept, never
+/// deleted and skipped.
+#[tokio::test]
+async fn a_missing_bucket_is_never_skipped_as_a_missing_payload() {
+    let aws = endpoint().await;
+    let (bucket, queue) = (aws.bucket().await, aws.queue().await);
+    let missing = format!("{bucket}-deleted");
+    let mut config = ExtendedClientConfig::new(&bucket);
+    config.ignore_payload_not_found = true;
+    config.trusted_buckets.insert(missing.clone());
+    let client = aws.client(config);
+    let pointer = PayloadPointer::new(&missing, "offloaded/x");
+    aws.sqs
+        .send_message()
+        .queue_url(&queue)
+        .message_body(pointer.to_body())
+        .message_attributes(
+            "ExtendedPayloadSize",
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value("5")
+                .build()
+                .expect("attribute"),
+        )
+        .send()
+        .await
+        .expect("send");
+    let received = receive_all(&client, &queue).await;
+    assert_eq!(received.len(), 1);
+    match &received[0] {
+        Err(unresolved) => assert!(
+            matches!(
+                &unresolved.error,
+                ResolveError::Store(StoreError::NoSuchBucket(p)) if p.bucket == missing
+            ),
+            "{}",
+            unresolved.error
+        ),
+        Ok(_) => panic!("resolved a pointer into a missing bucket"),
+    }
+    assert_eq!(aws.approximate_count(&queue).await, 1, "kept, not deleted");
+}

@@ -129,7 +129,12 @@ async fn missing_object_is_not_found_for_get_and_head() {
         .get(&PayloadPointer::new("no-such-bucket-cc", "k"))
         .await
         .expect_err("missing");
-    assert!(no_bucket.is_not_found(), "{no_bucket}");
+    // A missing bucket is its own error: a configuration fault, not one payload that is gone.
+    assert!(
+        matches!(no_bucket, StoreError::NoSuchBucket(ref p) if p.bucket == "no-such-bucket-cc"),
+        "{no_bucket}"
+    );
+    assert!(!no_bucket.is_not_found());
 }
 
 #[tokio::test]

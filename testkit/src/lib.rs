@@ -319,29 +319,10 @@ pub fn s3_event_json(bucket: &str, encoded_key: &str, size: u64) -> String {
     .to_string()
 }
 
-/// The local endpoint's S3 events leave out fields AWS always sends (`userIdentity`,
-/// `requestParameters`, `responseElements`); Lambda's event type requires them. Fills them in
-/// with neutral values, leaving everything the endpoint did send (the encoded key) untouched.
+/// The local endpoint's S3 event completed as S3 sends it
+/// (`claimcheck::local_endpoint::complete_s3_event`).
 pub fn complete_endpoint_s3_event(json: &str) -> String {
-    let mut event: serde_json::Value = serde_json::from_str(json).expect("S3 event JSON");
-    if let Some(records) = event["Records"].as_array_mut() {
-        for record in records {
-            let defaults = [
-                ("userIdentity", serde_json::json!({"principalId": "local"})),
-                (
-                    "requestParameters",
-                    serde_json::json!({"sourceIPAddress": "127.0.0.1"}),
-                ),
-                ("responseElements", serde_json::json!({})),
-            ];
-            for (field, value) in defaults {
-                if record.get(field).is_none() {
-                    record[field] = value;
-                }
-            }
-        }
-    }
-    event.to_string()
+    claimcheck::local_endpoint::complete_s3_event(json).expect("an S3 event with Records")
 }
 
 /// An API Gateway HTTP API (payload format 2.0) event as Lambda receives it, turned into the

@@ -143,7 +143,7 @@ impl ExtendedClientBuilder {
         self
     }
 
-    /// Delete and skip a message whose payload object is gone (S3 `NoSuchKey` only) instead of
+    /// Delete and skip a message whose payload object is gone (S3 `NoSuchKey`: never a missing bucket, access denied or a transient fault) instead of
     /// reporting it (default off).
     pub fn ignore_payload_not_found(mut self, ignore: bool) -> Self {
         self.ignore_payload_not_found = ignore;

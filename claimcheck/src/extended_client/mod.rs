@@ -30,7 +30,7 @@ pub use delete::{BatchChanged, BatchDeleted, PayloadCleanup};
 #[cfg(feature = "lambda")]
 pub use lambda::record_attributes;
 pub use receive::{MessageBody, ReceiveOptions, ReceivedMessage, ResolveError, UnresolvedMessage};
-pub use send::{BatchEntry, BatchSent, OutgoingMessage, SendOptions, Sent};
+pub use send::{BatchEntry, BatchEntryFailure, BatchSent, OutgoingMessage, SendOptions, Sent};
 
 use crate::object_key::KeyPrefix;
 use crate::offload::{DEFAULT_THRESHOLD, MAX_THRESHOLD, OffloadPolicy, SendRuleError};
@@ -65,8 +65,8 @@ pub struct ExtendedClientConfig {
     pub batch_limit: usize,
     /// Delete the payload object when its message is deleted (Java's default).
     pub delete_payload_on_delete: bool,
-    /// When a pointer's object is gone (NoSuchKey only), delete the message and skip it
-    /// instead of reporting it.
+    /// When a pointer's object is gone (S3 `NoSuchKey`: never a missing bucket, access denied
+    /// or a transient fault), delete the message and skip it instead of reporting it.
     pub ignore_payload_not_found: bool,
     /// Long-poll wait for receives, 0–20 s.
     pub wait_time_seconds: i32,

@@ -104,12 +104,17 @@ pub struct BatchEntry {
     pub message: OutgoingMessage,
 }
 
-/// An entry SQS refused.
+/// An entry of a batch call (send, delete, change visibility) that SQS refused
+/// (`BatchResultErrorEntry`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchEntryFailure {
+    /// The entry's id, as given in the batch.
     pub id: String,
+    /// SQS's error code for the entry (`InvalidParameterValue`, `ReceiptHandleIsInvalid`, ...).
     pub code: String,
+    /// SQS's message, when it gave one.
     pub message: Option<String>,
+    /// Whether the entry itself was at fault (retrying it unchanged will fail again).
     pub sender_fault: bool,
 }
 

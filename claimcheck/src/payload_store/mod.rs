@@ -39,10 +39,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The object (or its bucket) does not exist: S3 answered 404, `NoSuchKey`, `NotFound` or
-    /// `NoSuchBucket`.
+    /// The object does not exist: S3 answered 404, `NoSuchKey` or `NotFound` (a HEAD's 404 has
+    /// no body to tell a missing key from a missing bucket).
     #[error("payload object {0} does not exist")]
     NotFound(PayloadPointer),
+    /// The payload's bucket does not exist (S3's `NoSuchBucket`): a configuration fault, kept
+    /// apart from [`StoreError::NotFound`] so nothing treats it as one missing payload.
+    #[error("the bucket of payload object {0} does not exist")]
+    NoSuchBucket(PayloadPointer),
     /// S3 answered 403 or `AccessDenied`. Not transient: retrying will not help until the
     /// permissions change.
     #[error("access denied to payload object {object} during {operation}")]
@@ -134,9 +138,10 @@ impl StoreError {
         let failure = SdkFailure::of(&err);
         let object = object.clone();
         match (failure.status, failure.code.as_deref()) {
-            (Some(404), _) | (_, Some("NoSuchKey" | "NotFound" | "NoSuchBucket")) => {
-                Self::NotFound(object)
-            }
+            // A missing bucket is a configuration fault, not a payload that is gone: it must
+            // never let `ignore_payload_not_found` skip (and delete) messages.
+            (_, Some("NoSuchBucket")) => Self::NoSuchBucket(object),
+            (Some(404), _) | (_, Some("NoSuchKey" | "NotFound")) => Self::NotFound(object),
             (Some(403), _) | (_, Some("AccessDenied")) => Self::AccessDenied { operation, object },
             _ => Self::Service {
                 operation,

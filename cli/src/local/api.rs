@@ -67,6 +67,10 @@ async fn payload(
     request: AxumRequest,
 ) -> Response {
     const ROUTE: &str = "GET /payloads/{id}";
+    // axum routes HEAD to GET handlers; API Gateway's route `GET /payloads/{id}` does not.
+    if request.method() == axum::http::Method::HEAD {
+        return not_found(request).await;
+    }
     // The raw segment, as API Gateway passes it: the handler validates it.
     let id = request
         .uri()

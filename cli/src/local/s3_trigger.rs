@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use aws_lambda_events::s3::S3Event;
-use serde_json::Value;
 
 /// How one event is delivered; tests inject the faults real S3 has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,28 +91,10 @@ async fn deliver(producer: &producer::Producer, event: S3Event, plan: &DeliveryP
 }
 
 /// The event as Lambda would pass it, or `None` for the test event S3 sends when a
-/// notification is configured. The local endpoint leaves out fields AWS always sends
-/// (`userIdentity`, `requestParameters`, `responseElements`) that Lambda's event type requires;
-/// they are filled with neutral values, everything it did send (the encoded key) untouched.
+/// notification is configured (completed by `claimcheck::local_endpoint::complete_s3_event`).
 pub fn lambda_event(body: &str) -> Option<S3Event> {
-    let mut event: Value = serde_json::from_str(body).ok()?;
-    let records = event.get_mut("Records")?.as_array_mut()?;
-    for record in records {
-        let defaults = [
-            ("userIdentity", serde_json::json!({"principalId": "local"})),
-            (
-                "requestParameters",
-                serde_json::json!({"sourceIPAddress": "127.0.0.1"}),
-            ),
-            ("responseElements", serde_json::json!({})),
-        ];
-        for (field, value) in defaults {
-            if record.get(field).is_none() {
-                record[field] = value;
-            }
-        }
-    }
-    serde_json::from_value(event).ok()
+    let completed = claimcheck::local_endpoint::complete_s3_event(body)?;
+    serde_json::from_str(&completed).ok()
 }
 
 #[cfg(test)]
