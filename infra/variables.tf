@@ -98,8 +98,8 @@ variable "upload_url_seconds" {
   type        = number
   default     = 900
   validation {
-    condition     = var.upload_url_seconds >= 1 && var.upload_url_seconds <= 604800
-    error_message = "upload_url_seconds must be from 1 to 604800 (SigV4 presigned URLs live at most 7 days)."
+    condition     = var.upload_url_seconds >= 1 && var.upload_url_seconds <= 3600 && floor(var.upload_url_seconds) == var.upload_url_seconds
+    error_message = "upload_url_seconds must be a whole number from 1 to 3600: a URL signed with the function's role session dies with the session (presign-upload refuses more)."
   }
 }
 
@@ -108,8 +108,8 @@ variable "download_url_seconds" {
   type        = number
   default     = 300
   validation {
-    condition     = var.download_url_seconds >= 1 && var.download_url_seconds <= 604800
-    error_message = "download_url_seconds must be from 1 to 604800 (SigV4 presigned URLs live at most 7 days)."
+    condition     = var.download_url_seconds >= 1 && var.download_url_seconds <= 43200 && floor(var.download_url_seconds) == var.download_url_seconds
+    error_message = "download_url_seconds must be a whole number from 1 to 43200 (presign-download refuses more than 12 h)."
   }
 }
 
@@ -118,7 +118,7 @@ variable "max_upload_bytes" {
   type        = number
   default     = 5368709120
   validation {
-    condition     = var.max_upload_bytes >= 1 && var.max_upload_bytes <= 5368709120
+    condition     = var.max_upload_bytes >= 1 && var.max_upload_bytes <= 5368709120 && floor(var.max_upload_bytes) == var.max_upload_bytes
     error_message = "max_upload_bytes must be from 1 to 5368709120 (a single PUT is at most 5 GiB)."
   }
 }
@@ -134,8 +134,8 @@ variable "max_redrives" {
   type        = number
   default     = 3
   validation {
-    condition     = var.max_redrives >= 0
-    error_message = "max_redrives must not be negative."
+    condition     = var.max_redrives >= 0 && var.max_redrives <= 4294967295 && floor(var.max_redrives) == var.max_redrives
+    error_message = "max_redrives must be a whole number from 0 to 4294967295 (the redriver reads it as a u32)."
   }
 }
 
@@ -143,6 +143,10 @@ variable "queued_stall_seconds" {
   description = "A payload queued this long without being picked up is sent again by reconcile."
   type        = number
   default     = 3600
+  validation {
+    condition     = var.queued_stall_seconds >= 1 && var.queued_stall_seconds <= 86400 && floor(var.queued_stall_seconds) == var.queued_stall_seconds
+    error_message = "queued_stall_seconds must be a whole number from 1 to 86400 (the redriver refuses more than a day)."
+  }
 }
 
 variable "reconcile_schedule" {

@@ -21,7 +21,8 @@ use claimcheck::object_key::KeyPrefix;
 use claimcheck::settings::{self, SettingsError, Source};
 use lambda_http::{Body, Request, RequestExt, Response};
 
-/// Presigned GETs live at most this long.
+/// Presigned GETs live at most this long (12 h); `infra/variables.tf` validates
+/// `download_url_seconds` against the same limit.
 pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 #[derive(Debug, Clone)]

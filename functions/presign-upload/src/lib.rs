@@ -36,8 +36,10 @@ pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 /// S3's limit for user metadata, applied to what the ledger keeps.
 pub const MAX_METADATA_BYTES: usize = 2048;
 pub const MAX_METADATA_ENTRIES: usize = 16;
-/// SigV4 presigned URLs live at most 7 days.
-pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Upload URLs live at most 1 h (SigV4 allows 7 days, but a URL signed with a role's session
+/// credentials dies with the session, whatever it says; Lambda's sessions are renewed hourly or
+/// sooner). `infra/variables.tf` validates `upload_url_seconds` against the same limit.
+pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// What the function is configured with (environment variables in Lambda).
 #[derive(Debug, Clone)]
@@ -52,7 +54,7 @@ pub struct Settings {
     pub max_size: u64,
     /// `CLAIMCHECK_ALLOWED_CONTENT_TYPES`, comma-separated; empty allows any valid type
     pub allowed_content_types: Vec<String>,
-    /// `CLAIMCHECK_UPLOAD_URL_SECONDS`, default 900
+    /// `CLAIMCHECK_UPLOAD_URL_SECONDS`, default 900, at most [`MAX_URL_LIFETIME`] (1 h)
     pub url_lifetime: Duration,
 }
 

@@ -414,4 +414,13 @@ fn settings_come_from_the_environment_with_clear_errors() {
         ("CLAIMCHECK_UPLOADS_PREFIX", "../x"),
     ]);
     assert!(Settings::from_source(&bad_prefix).is_err());
+    // At most an hour (the Terraform validation says the same: tests/infra/test_limits.py).
+    for (lifetime, accepted) in [("3600", true), ("3601", false)] {
+        let env = HashMap::from([
+            ("CLAIMCHECK_BUCKET", "b"),
+            ("CLAIMCHECK_TABLE", "t"),
+            ("CLAIMCHECK_UPLOAD_URL_SECONDS", lifetime),
+        ]);
+        assert_eq!(Settings::from_source(&env).is_ok(), accepted, "{lifetime}");
+    }
 }

@@ -13,6 +13,10 @@ use claimcheck::size_attribute::SizeAttributeName;
 
 pub use claimcheck::repair::{Filter, Mode, RepairError, Repairer as Redriver, Report, Request};
 
+/// The longest `CLAIMCHECK_QUEUED_STALL_SECONDS`: a day (`infra/variables.tf` validates
+/// `queued_stall_seconds` against the same limit).
+pub const MAX_QUEUED_STALL: Duration = Duration::from_secs(86_400);
+
 /// SQS's longest visibility timeout: the most a DLQ message can be hidden while examined.
 const MAX_VISIBILITY: Duration =
     Duration::from_secs(claimcheck::sqs_limits::MAX_VISIBILITY_TIMEOUT_SECONDS as u64);
@@ -34,12 +38,15 @@ pub struct Settings {
 impl Settings {
     /// Reads every setting, naming the variable in the error when one is missing or invalid.
     pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
-        let day = Duration::from_secs(86_400);
         let mut repair = RepairSettings::new(settings::required(source, "CLAIMCHECK_DLQ_URL")?);
         repair.max_redrives =
             settings::parsed_or(source, "CLAIMCHECK_MAX_REDRIVES", DEFAULT_MAX_REDRIVES)?;
-        repair.queued_stall =
-            settings::seconds(source, "CLAIMCHECK_QUEUED_STALL_SECONDS", 3600, day)?;
+        repair.queued_stall = settings::seconds(
+            source,
+            "CLAIMCHECK_QUEUED_STALL_SECONDS",
+            3600,
+            MAX_QUEUED_STALL,
+        )?;
         repair.pending_grace = Duration::from_secs(settings::parsed_or(
             source,
             "CLAIMCHECK_PENDING_GRACE_SECONDS",
