@@ -102,13 +102,41 @@ resource "aws_s3_bucket_cors_configuration" "payloads" {
   cors_rule {
     allowed_methods = ["PUT", "GET"]
     allowed_origins = var.cors_allowed_origins
-    allowed_headers = ["content-type", "content-length", "x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm"]
+    allowed_headers = ["content-type", "content-length", "if-none-match", "x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm"]
     expose_headers  = ["etag"]
     max_age_seconds = 3600
   }
 }
 
 data "aws_iam_policy_document" "bucket" {
+  # Upload URLs are single-use: presign-upload signs `If-None-Match: *` into them, and this Deny
+  # makes S3 refuse any PutObject into the uploads prefix that does not carry it, so no caller
+  # can leave the header out and replace a payload whose bytes were already checked. Scoped to
+  # the PutObject operation itself (s3:ObjectCreationOperation), so CreateMultipartUpload and
+  # UploadPart are not caught (a multipart upload is guarded at CompleteMultipartUpload). The
+  # local endpoint does not evaluate bucket policies: the tests check the signed header and the
+  # 412 S3 answers to a second PUT (functions/presign-upload/tests/handler.rs).
+  statement {
+    sid       = "DenyOverwritingUploads"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = [local.uploads_arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "s3:ObjectCreationOperation"
+      values   = ["PutObject"]
+    }
+  }
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"

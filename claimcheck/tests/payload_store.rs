@@ -225,6 +225,7 @@ async fn presigned_put_signs_type_length_and_checksum_and_uploads() {
         "content-length",
         "content-type",
         "host",
+        "if-none-match",
         "x-amz-checksum-sha256",
     ] {
         assert!(signed.contains(&header), "{header} not signed: {signed:?}");
@@ -248,6 +249,17 @@ async fn presigned_put_signs_type_length_and_checksum_and_uploads() {
     }
     let response = request.send().await.expect("upload");
     assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(read_all(&store, &object).await, data);
+    assert_eq!(headers.get("if-none-match").map(String::as_str), Some("*"));
+
+    // Single use: the same URL with the same headers again is refused (S3's conditional write,
+    // 412 PreconditionFailed), and the stored bytes stay the first upload's.
+    let mut again = http.put(&presigned.url).body(data.clone());
+    for (name, value) in &presigned.headers {
+        again = again.header(name, value);
+    }
+    let refused = again.send().await.expect("second upload");
+    assert_eq!(refused.status().as_u16(), 412);
     assert_eq!(read_all(&store, &object).await, data);
 
     let get = store

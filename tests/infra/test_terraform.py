@@ -35,6 +35,7 @@ OUTPUTS = {"api_url", "upload_endpoint", "bucket", "queue_url", "dlq_url", "tabl
 # statement's document must also carry a "Wildcard justified:" comment.
 JUSTIFIED_WILDCARDS = {
     ("bucket", "DenyInsecureTransport"): "a Deny of every S3 action by anyone over plain HTTP",
+    ("bucket", "DenyOverwritingUploads"): "a Deny, for anyone, of uploads without If-None-Match: *",
     ("xray", "XRay"): "X-Ray's write actions support no resource-level permissions",
 }
 
@@ -153,10 +154,20 @@ class Resources(unittest.TestCase):
                      "apply_server_side_encryption_by_default")[0]
         self.assertEqual(sse["sse_algorithm"], '${var.kms_key_arn == null ? "AES256" : "aws:kms"}')
         deny = statements(data_sources("aws_iam_policy_document")["bucket"], "bucket")
-        self.assertEqual([(s.sid, s.effect) for s in deny], [("DenyInsecureTransport", "Deny")])
-        condition = blocks(data_sources("aws_iam_policy_document")["bucket"]["statement"][0], "condition")[0]
+        self.assertEqual([(s.sid, s.effect) for s in deny],
+                         [("DenyOverwritingUploads", "Deny"), ("DenyInsecureTransport", "Deny")])
+        bucket_statements = {s["sid"]: s for s in data_sources("aws_iam_policy_document")["bucket"]["statement"]}
+        condition = blocks(bucket_statements["DenyInsecureTransport"], "condition")[0]
         self.assertEqual((condition["test"], condition["variable"], condition["values"]),
                          ("Bool", "aws:SecureTransport", ["false"]))
+        # Single-use upload URLs: a PutObject into the uploads prefix without If-None-Match is
+        # refused for everyone (the URL signs it; no caller can leave it out).
+        overwriting = bucket_statements["DenyOverwritingUploads"]
+        self.assertEqual((overwriting["actions"], overwriting["resources"]),
+                         (["s3:PutObject"], ["${local.uploads_arn}"]))
+        conditions = {(c["test"], c["variable"]): c["values"] for c in blocks(overwriting, "condition")}
+        self.assertEqual(conditions, {("Null", "s3:if-none-match"): ["true"],
+                                      ("StringEquals", "s3:ObjectCreationOperation"): ["PutObject"]})
         self.assertEqual(resources("aws_s3_bucket_policy")["payloads"]["policy"],
                          "${data.aws_iam_policy_document.bucket.json}")
         versioning = resources("aws_s3_bucket_versioning")["payloads"]

@@ -55,6 +55,9 @@ pub struct PresignPut {
     pub content_length: u64,
     /// Base64 SHA-256 of the body the client will send.
     pub checksum_sha256: Option<String>,
+    /// Signs `If-None-Match: *` (S3 conditional writes): the upload is refused with 412
+    /// `PreconditionFailed` once an object has the key, so the URL works once. On by default.
+    pub single_use: bool,
 }
 
 impl PresignPut {
@@ -65,6 +68,15 @@ impl PresignPut {
             content_type: content_type.into(),
             content_length,
             checksum_sha256: None,
+            single_use: true,
+        }
+    }
+
+    /// Lets the URL overwrite an existing object (no `If-None-Match: *`).
+    pub fn allow_overwrite(self) -> Self {
+        Self {
+            single_use: false,
+            ..self
         }
     }
 
@@ -78,8 +90,9 @@ impl PresignPut {
 }
 
 impl PayloadStore {
-    /// A presigned PUT whose signature covers the content type, the content length and, when
-    /// given, the SHA-256 checksum, so S3 refuses a different body.
+    /// A presigned PUT whose signature covers the content type, the content length, when given
+    /// the SHA-256 checksum (so S3 refuses a different body) and, unless the request allows
+    /// overwriting, `If-None-Match: *` (so S3 refuses a second upload to the key).
     pub async fn presign_put(
         &self,
         object: &PayloadPointer,
@@ -99,6 +112,9 @@ impl PayloadStore {
                 ))
             })?)
             .set_checksum_sha256(put.checksum_sha256.clone())
+            // S3 conditional write: the PUT succeeds only if no object has the key yet, so a
+            // URL works once and uploaded (and checked) bytes cannot be replaced through it.
+            .set_if_none_match(put.single_use.then(|| "*".to_owned()))
             .presigned(config.clone())
             .await
             .map_err(|e| StoreError::from_sdk("PutObject (presign)", object, e))?;

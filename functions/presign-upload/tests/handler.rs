@@ -424,3 +424,45 @@ fn settings_come_from_the_environment_with_clear_errors() {
         assert_eq!(Settings::from_source(&env).is_ok(), accepted, "{lifetime}");
     }
 }
+
+/// The reproduction in issue 14: an upload URL issued without a SHA-256, used once (`AAAAA`)
+/// and then again with the same headers (`BBBBB`). The URL signs `If-None-Match: *`, so S3
+/// refuses the second PUT (412) and the object keeps the first upload's bytes.
+#[tokio::test]
+async fn an_upload_url_works_once() {
+    let (aws, deps) = deps(1 << 20, "").await;
+    let body = json!({"content_type": "text/plain", "content_length": 5});
+    let (status, response) = testkit::api_parts(
+        "POST /uploads",
+        &handle(&deps, post(&body.to_string())).await,
+    );
+    assert_eq!(status, 201, "{response}");
+    assert_eq!(response["headers"]["if-none-match"], "*");
+    let id = response["id"].as_str().expect("id");
+    let put = |bytes: &'static [u8]| {
+        let mut request = reqwest::Client::new()
+            .put(response["url"].as_str().expect("url"))
+            .body(bytes);
+        for (name, value) in response["headers"].as_object().expect("headers") {
+            request = request.header(name, value.as_str().expect("header value"));
+        }
+        request.send()
+    };
+    assert!(put(b"AAAAA").await.expect("first").status().is_success());
+    let second = put(b"BBBBB").await.expect("second");
+    assert_eq!(second.status().as_u16(), 412, "the URL is single-use");
+    let stored = aws
+        .s3
+        .get_object()
+        .bucket(&deps.settings.bucket)
+        .key(format!("uploads/{id}"))
+        .send()
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    assert_eq!(&stored[..], b"AAAAA");
+}
