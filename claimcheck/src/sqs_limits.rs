@@ -12,5 +12,8 @@ pub const MAX_MESSAGE_BYTES: usize = 1_048_576;
 pub const MAX_DELAY_SECONDS: i32 = 900;
 /// A visibility timeout: 0 to 12 hours.
 pub const MAX_VISIBILITY_TIMEOUT_SECONDS: i32 = 43_200;
+/// [`MAX_VISIBILITY_TIMEOUT_SECONDS`] as a duration (the longest a message can stay hidden).
+pub const MAX_VISIBILITY_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(MAX_VISIBILITY_TIMEOUT_SECONDS as u64);
 /// `WaitTimeSeconds` of a long poll: 0 to 20 seconds.
 pub const MAX_WAIT_TIME_SECONDS: i32 = 20;

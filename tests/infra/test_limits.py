@@ -71,7 +71,7 @@ class ValidationsEqualTheCodesLimits(unittest.TestCase):
         _, timeout_max, _ = terraform_range("consumer_timeout_seconds")
         self.assertIn("var.consumer_timeout_seconds + 30", text("locals.tf"))
         with open(os.path.join(ROOT, "functions", "consumer", "src", "lib.rs"), encoding="utf-8") as f:
-            self.assertIn("MAX_VISIBILITY_TIMEOUT_SECONDS", f.read())
+            self.assertIn("sqs_limits::MAX_VISIBILITY_TIMEOUT", f.read())
         self.assertLessEqual(timeout_max + 30, 43_200)
 
     def test_the_check_reads_constants_and_validations(self):

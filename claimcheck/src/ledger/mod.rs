@@ -237,7 +237,7 @@ impl Ledger {
             .map_err(|e| LedgerError::dynamo("GetItem", e))?;
         let now = self.now();
         out.item
-            .map(|item| decode(&item))
+            .map(decode)
             .transpose()
             .map(|r| r.filter(|r| self.live(r, now)))
     }
@@ -366,14 +366,14 @@ impl Ledger {
         match out {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
-                Ok(Transition::Applied(Box::new(decode(&item)?)))
+                Ok(Transition::Applied(Box::new(decode(item)?)))
             }
             Err(e) => match e.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
                     failed,
                 )) => {
                     let current = match &failed.item {
-                        Some(item) => Some(decode(item)?),
+                        Some(item) => Some(decode(item.clone())?),
                         // Older endpoints do not return the item: read it.
                         None => self.get(id).await?,
                     };
@@ -411,7 +411,7 @@ impl Ledger {
         let records = out
             .items
             .unwrap_or_default()
-            .iter()
+            .into_iter()
             .map(decode)
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()

@@ -169,16 +169,15 @@ impl LedgerItem {
 /// # Errors
 /// [`LedgerError::Corrupt`] naming the item's id (when it has one) and what is wrong: a missing
 /// attribute, one of the wrong type, an unknown status.
-pub(super) fn decode(item: &Item) -> Result<PayloadRecord, LedgerError> {
-    let stored: LedgerItem = serde_dynamo::from_item(item.clone()).map_err(|e| {
-        let id = match item.get("id") {
-            Some(AttributeValue::S(id)) => id.clone(),
-            _ => String::new(),
-        };
-        LedgerError::Corrupt {
-            id,
-            problem: e.to_string(),
-        }
+pub(super) fn decode(item: Item) -> Result<PayloadRecord, LedgerError> {
+    // The id is taken first: the item itself is consumed by the decoder (no copy per record).
+    let id = match item.get("id") {
+        Some(AttributeValue::S(id)) => id.clone(),
+        _ => String::new(),
+    };
+    let stored: LedgerItem = serde_dynamo::from_item(item).map_err(|e| LedgerError::Corrupt {
+        id,
+        problem: e.to_string(),
     })?;
     Ok(PayloadRecord {
         object: PayloadPointer::new(stored.bucket, stored.key),
@@ -225,7 +224,7 @@ mod tests {
         assert_eq!(item["status"], s("pending"));
         assert_eq!(item["expires_at"], AttributeValue::N("2".into()));
         assert!(!item.contains_key("sha256"), "absent fields are omitted");
-        let record = decode(&item).expect("decoded");
+        let record = decode(item.clone()).expect("decoded");
         assert_eq!(
             (record.status, record.size, record.created_at),
             (Status::Pending, 5, 1_000)
@@ -239,7 +238,7 @@ mod tests {
         let mut wrong_type = item;
         wrong_type.insert("size".into(), s("five"));
         for broken in [unknown, missing, wrong_type] {
-            match decode(&broken) {
+            match decode(broken) {
                 Err(LedgerError::Corrupt { id, .. }) => assert_eq!(id, "p1"),
                 other => panic!("{other:?}"),
             }

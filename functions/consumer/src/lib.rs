@@ -35,8 +35,7 @@ use claimcheck::{
 use futures::FutureExt;
 
 /// The longest lease (SQS's longest visibility timeout).
-pub const MAX_LEASE: Duration =
-    Duration::from_secs(claimcheck::sqs_limits::MAX_VISIBILITY_TIMEOUT_SECONDS as u64);
+pub const MAX_LEASE: Duration = claimcheck::sqs_limits::MAX_VISIBILITY_TIMEOUT;
 
 pub use claimcheck::message_attributes::{
     PARK_REASON as PARK_REASON_ATTRIBUTE, PAYLOAD_ID as PAYLOAD_ID_ATTRIBUTE,

@@ -18,8 +18,7 @@ pub use claimcheck::repair::{Filter, Mode, RepairError, Repairer as Redriver, Re
 pub const MAX_QUEUED_STALL: Duration = Duration::from_secs(86_400);
 
 /// SQS's longest visibility timeout: the most a DLQ message can be hidden while examined.
-const MAX_VISIBILITY: Duration =
-    Duration::from_secs(claimcheck::sqs_limits::MAX_VISIBILITY_TIMEOUT_SECONDS as u64);
+const MAX_VISIBILITY: Duration = claimcheck::sqs_limits::MAX_VISIBILITY_TIMEOUT;
 
 /// The redriver's settings, read from its environment by [`Settings::from_source`].
 #[derive(Debug, Clone)]
