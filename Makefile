@@ -67,10 +67,13 @@ unit-and-integration: venv
 
 ## The HTTP API against its OpenAPI document (api/openapi.yaml): every response the handler
 ## tests recorded, then schemathesis fuzzing local mode's real listener (a bounded number of
-## examples; the claimcheck binary is the one the tests above built).
+## examples; the claimcheck binary is the one the tests above built), then the README's
+## signing examples (curl, Python, JavaScript) run as written against local mode.
 api-contract: venv
 	$(PYTHON) tests/api/test_contract.py $(API_LOG)
 	$(WITH_ENDPOINT) tests/api/fuzz.sh "$(TARGET_DIR)/debug/claimcheck"
+	$(WITH_ENDPOINT) tests/api/readme_examples.sh "$(TARGET_DIR)/debug/claimcheck" AWS_IAM
+	$(WITH_ENDPOINT) tests/api/readme_examples.sh "$(TARGET_DIR)/debug/claimcheck" JWT
 
 ## Each function packaged by cargo-lambda (unoptimised profile `lambda-check`, for build time),
 ## unpacked, started with Lambda's environment against a Runtime API stub and given one real

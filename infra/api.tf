@@ -5,6 +5,18 @@
 resource "aws_apigatewayv2_api" "http" {
   name          = "${var.name}-api"
   protocol_type = "HTTP"
+
+  # Browsers: API Gateway answers preflights itself (before any authorizer) and adds
+  # Access-Control-Allow-Origin for these origins; local mode does the same (cli/src/local/cors.rs).
+  dynamic "cors_configuration" {
+    for_each = length(var.cors_allowed_origins) > 0 ? [1] : []
+    content {
+      allow_origins = var.cors_allowed_origins
+      allow_methods = ["GET", "POST"]
+      allow_headers = local.defaults.api_cors_allowed_headers
+      max_age       = 3600
+    }
+  }
 }
 
 resource "aws_apigatewayv2_authorizer" "jwt" {
@@ -30,6 +42,10 @@ locals {
     "POST /uploads"      = "presign-upload"
     "GET /payloads/{id}" = "presign-download"
   }
+  route_scopes = {
+    "POST /uploads"      = length(var.upload_scopes) > 0 ? var.upload_scopes : null
+    "GET /payloads/{id}" = length(var.read_scopes) > 0 ? var.read_scopes : null
+  }
 }
 
 resource "aws_apigatewayv2_integration" "route" {
@@ -47,6 +63,8 @@ resource "aws_apigatewayv2_route" "route" {
   target             = "integrations/${aws_apigatewayv2_integration.route[each.key].id}"
   authorization_type = var.api_authorization
   authorizer_id      = var.api_authorization == "JWT" ? aws_apigatewayv2_authorizer.jwt[0].id : null
+  # With JWT, the token must carry one of the route's scopes (none configured: any valid token).
+  authorization_scopes = var.api_authorization == "JWT" ? lookup(local.route_scopes, each.key, null) : null
 }
 
 resource "aws_cloudwatch_log_group" "api" {

@@ -74,6 +74,12 @@ data "aws_iam_policy_document" "presign_upload" {
     actions   = ["dynamodb:PutItem"]
     resources = [aws_dynamodb_table.ledger.arn]
   }
+  # Counting the caller's unused upload URLs (the sparse pending index only).
+  statement {
+    sid       = "PendingIndex"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.ledger.arn}/index/pending_owner-created_at-index"]
+  }
   dynamic "statement" {
     for_each = local.kms
     content {

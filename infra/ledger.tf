@@ -15,6 +15,14 @@ resource "aws_dynamodb_table" "ledger" {
     name = "updated_at"
     type = "N"
   }
+  attribute {
+    name = "pending_owner"
+    type = "S"
+  }
+  attribute {
+    name = "created_at"
+    type = "N"
+  }
 
   # Lists payloads by state, oldest change first: failed and stalled ones for the redriver.
   global_secondary_index {
@@ -22,6 +30,17 @@ resource "aws_dynamodb_table" "ledger" {
     hash_key        = "status"
     range_key       = "updated_at"
     projection_type = "ALL"
+  }
+
+  # Sparse: only pending payloads carry pending_owner (every transition removes it), so the
+  # index holds the unused upload URLs per caller, for presign-upload's cap. Keys only, plus
+  # the URL's expiry.
+  global_secondary_index {
+    name               = "pending_owner-created_at-index"
+    hash_key           = "pending_owner"
+    range_key          = "created_at"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["url_expires_at"]
   }
 
   ttl {

@@ -5,6 +5,9 @@ data "aws_partition" "current" {}
 locals {
   functions = ["presign-upload", "presign-download", "producer", "consumer", "redriver"]
 
+  # The settings local mode shares with this stack (the CORS headers come from here, once).
+  defaults = jsondecode(file("${path.module}/defaults.json"))
+
   # Lease: a little longer than the consumer may run. Visibility: six times its timeout.
   lease_seconds              = var.consumer_timeout_seconds + 30
   visibility_timeout_seconds = 6 * var.consumer_timeout_seconds
@@ -23,12 +26,16 @@ locals {
       CLAIMCHECK_MAX_UPLOAD_BYTES      = tostring(var.max_upload_bytes)
       CLAIMCHECK_ALLOWED_CONTENT_TYPES = var.allowed_content_types
       CLAIMCHECK_UPLOAD_URL_SECONDS    = tostring(var.upload_url_seconds)
+      CLAIMCHECK_REQUIRE_SHA256        = tostring(var.require_sha256)
+      CLAIMCHECK_MAX_PENDING_UPLOADS   = tostring(var.max_pending_uploads)
     }
     presign-download = {
       CLAIMCHECK_BUCKET               = aws_s3_bucket.payloads.bucket
       CLAIMCHECK_TABLE                = aws_dynamodb_table.ledger.name
       CLAIMCHECK_UPLOADS_PREFIX       = var.uploads_prefix
       CLAIMCHECK_DOWNLOAD_URL_SECONDS = tostring(var.download_url_seconds)
+      CLAIMCHECK_OPERATOR_ARNS        = join(",", var.operator_arns)
+      CLAIMCHECK_OPERATOR_SCOPE       = var.operator_scope == null ? "" : var.operator_scope
     }
     producer = {
       CLAIMCHECK_BUCKET          = aws_s3_bucket.payloads.bucket

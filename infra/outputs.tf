@@ -7,6 +7,16 @@ output "api_url" {
   value       = aws_apigatewayv2_stage.default.invoke_url
 }
 
+output "api_authorization" {
+  description = "How the API authenticates callers (AWS_IAM, JWT or NONE): the claimcheck command signs or sends a token accordingly."
+  value       = var.api_authorization
+}
+
+output "api_execution_arn" {
+  description = "The API's execution ARN, for execute-api:Invoke policies: \"<this>/*/POST/uploads\" and \"<this>/*/GET/payloads/*\"."
+  value       = aws_apigatewayv2_api.http.execution_arn
+}
+
 output "upload_endpoint" {
   description = "POST here (signed, under the default AWS_IAM authorization) for a presigned upload URL."
   value       = "${trimsuffix(aws_apigatewayv2_stage.default.invoke_url, "/")}/uploads"

@@ -124,7 +124,7 @@ variable "max_upload_bytes" {
 }
 
 variable "allowed_content_types" {
-  description = "Comma-separated content types presign-upload accepts; empty accepts any valid type."
+  description = "Comma-separated content types presign-upload accepts (for example text/csv,application/json); the default, empty, accepts any valid media type."
   type        = string
   default     = ""
 }
@@ -257,7 +257,7 @@ variable "kms_key_arn" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins allowed to PUT/GET payloads from a browser with presigned URLs; empty disables CORS."
+  description = "Browser origins allowed to call the API and to PUT/GET payloads with presigned URLs (exact origins such as https://app.example.com, or *); empty disables CORS."
   type        = list(string)
   default     = []
 }
@@ -282,6 +282,54 @@ variable "jwt_audience" {
   description = "Accepted audiences when api_authorization is JWT."
   type        = list(string)
   default     = []
+}
+
+variable "upload_scopes" {
+  description = "With JWT: POST /uploads needs a token with one of these scopes (empty: any valid token)."
+  type        = list(string)
+  default     = []
+}
+
+variable "read_scopes" {
+  description = "With JWT: GET /payloads/{id} needs a token with one of these scopes (empty: any valid token)."
+  type        = list(string)
+  default     = []
+}
+
+variable "operator_arns" {
+  description = "IAM users or roles (a role matches all of its sessions) that may read every payload through the API; everyone else sees only the payloads they uploaded."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for arn in var.operator_arns : can(regex("^arn:[a-z-]+:(iam|sts)::[0-9]{12}:", arn)) && !strcontains(arn, ",")])
+    error_message = "operator_arns must be IAM user, role or assumed-role ARNs."
+  }
+}
+
+variable "operator_scope" {
+  description = "With JWT: a token with this scope may read every payload through the API (null: none)."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.operator_scope == null || can(regex("^[!#-\\[\\]-~]+$", var.operator_scope))
+    error_message = "operator_scope must be one scope (printable characters, no spaces, quotes or backslashes)."
+  }
+}
+
+variable "require_sha256" {
+  description = "POST /uploads must announce the body's SHA-256 (signed into the URL, so S3 checks it); false lets callers leave it out, and then only the size is checked."
+  type        = bool
+  default     = true
+}
+
+variable "max_pending_uploads" {
+  description = "How many unused, unexpired upload URLs one caller may hold; more requests get 429 too_many_pending."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.max_pending_uploads >= 1 && var.max_pending_uploads <= 10000 && floor(var.max_pending_uploads) == var.max_pending_uploads
+    error_message = "max_pending_uploads must be a whole number from 1 to 10000 (presign-upload refuses more)."
+  }
 }
 
 variable "api_throttling_burst" {

@@ -18,6 +18,13 @@ local_mode_start "$claimcheck" "demo-$$" --poison-switch "$work/poison-on" \
 export CLAIMCHECK_OUTPUTS=$work/outputs.json
 cat "$work/local.out"
 
+say "the API's authorization is Terraform's default, AWS_IAM: the claimcheck command signs"
+api=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["api_url"]["value"])' "$work/outputs.json")
+unsigned=$(curl -s -w ' (HTTP %{http_code})' -H 'content-type: application/json' \
+  --data '{"content_type": "text/plain", "content_length": 5}' "$api/uploads")
+echo "  an unsigned POST /uploads: $unsigned"
+[[ $unsigned == *"(HTTP 403)" ]] || { echo "expected 403 for an unsigned request" >&2; exit 1; }
+
 say "sample files"
 python3 - "$work" <<'PY'
 import os, sys

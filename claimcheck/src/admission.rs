@@ -341,6 +341,8 @@ impl Admission {
             sha256: info.checksum_sha256.clone(),
             metadata: Default::default(),
             url_expires_at: self.ledger.now(),
+            owner: None,
+            quota_key: None,
         };
         if self.ledger.create_pending(&payload).await? == Created::Created {
             tracing::info!(
@@ -429,6 +431,7 @@ mod tests {
             metadata: Default::default(),
             attempts: 0,
             last_error: None,
+            owner: None,
             lease_owner: None,
             lease_expires_at: None,
             url_expires_at: None,

@@ -21,6 +21,7 @@
 //! - [`status`]: where a payload is in the pipeline;
 //! - [`api`]: the HTTP API's request and response bodies;
 //! - `http_api` (feature `http-api`): the API handlers' plumbing;
+//! - `principal` (feature `http-api`): who calls the API, and who may read which payload;
 //! - `local_endpoint` (feature `provision`): what the local AWS endpoint leaves out;
 //! - [`processor`]: what a consumer does with each payload, and the verifying default;
 //! - [`sdk_config`]: the one SDK configuration every client shares.
@@ -45,6 +46,8 @@ pub mod object_key;
 pub mod offload;
 pub mod payload_store;
 pub mod pointer;
+#[cfg(feature = "http-api")]
+pub mod principal;
 pub mod processor;
 pub mod receipt_handle;
 #[cfg(feature = "ledger")]

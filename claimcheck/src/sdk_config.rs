@@ -20,16 +20,28 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Loads the shared configuration from the environment.
 pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    load_with(None, None).await
+}
+
+/// Loads the shared configuration from the environment, with credentials and region from the
+/// named profile (as `--profile` does for the AWS CLI) and the region, when given, overriding
+/// every other source.
+pub async fn load_with(profile: Option<&str>, region: Option<String>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .build(),
-        )
-        .load()
-        .await
+        );
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    loader.load().await
 }
 
 /// The S3 and SQS clients of one shared configuration.

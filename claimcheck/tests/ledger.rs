@@ -18,6 +18,8 @@ fn payload(id: &str) -> NewPayload {
         sha256: Some("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()),
         metadata: HashMap::from([("team".into(), "data".into())]),
         url_expires_at: 1_000,
+        owner: None,
+        quota_key: None,
     }
 }
 

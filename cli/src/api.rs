@@ -1,19 +1,34 @@
 //! The two routes of the HTTP API, as a client, with the library's request and response types
-//! (`claimcheck::api`).
+//! (`claimcheck::api`), each request authenticated as the deployment asks
+//! ([`crate::api_auth`]).
 
 use claimcheck::api::{PayloadView, UploadRequest, UploadTicket};
 
 use crate::CliError;
+use crate::api_auth::ApiAuth;
 
 /// The HTTP API at a base URL (the deployment's stage URL, or local mode's listener).
 pub struct Api {
     http: reqwest::Client,
     base: reqwest::Url,
+    auth: ApiAuth,
 }
 
 impl Api {
-    pub fn new(http: reqwest::Client, base: reqwest::Url) -> Self {
-        Self { http, base }
+    pub fn new(http: reqwest::Client, base: reqwest::Url, auth: ApiAuth) -> Self {
+        Self { http, base, auth }
+    }
+
+    /// Authenticates and sends a request.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
+        let mut request = request
+            .build()
+            .map_err(|e| CliError::transfer("cannot build the API request", e))?;
+        self.auth.apply(&mut request).await?;
+        self.http
+            .execute(request)
+            .await
+            .map_err(|e| CliError::transfer("cannot reach the API", e))
     }
 
     fn url(&self, path: &str) -> reqwest::Url {
@@ -26,13 +41,13 @@ impl Api {
     pub async fn request_upload(&self, request: &UploadRequest) -> Result<UploadTicket, CliError> {
         let body = serde_json::to_vec(request).map_err(|e| CliError::Usage(e.to_string()))?;
         let response = self
-            .http
-            .post(self.url("/uploads"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| CliError::transfer("cannot reach the API", e))?;
+            .send(
+                self.http
+                    .post(self.url("/uploads"))
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await?;
         parse(response).await
     }
 
@@ -41,11 +56,8 @@ impl Api {
             return Err(CliError::Usage(format!("{id:?} is not a payload id")));
         }
         let response = self
-            .http
-            .get(self.url(&format!("/payloads/{id}")))
-            .send()
-            .await
-            .map_err(|e| CliError::transfer("cannot reach the API", e))?;
+            .send(self.http.get(self.url(&format!("/payloads/{id}"))))
+            .await?;
         match parse(response).await {
             Err(CliError::Refused { status: 404, .. }) => {
                 Err(CliError::NotFound(format!("no payload {id}")))
@@ -79,9 +91,15 @@ async fn parse<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> R
             .to_lowercase()
             .replace(' ', "_")
     });
-    let message = text(&body["error"]["message"])
+    let mut message = text(&body["error"]["message"])
         .or_else(|| text(&body["message"]))
         .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+    // API Gateway's own refusal of the caller (`{"message"}` only): say what to check.
+    if matches!(status.as_u16(), 401 | 403) && body.get("error").is_none() {
+        message.push_str(
+            " (not authorized: check the credentials, region and --api-auth; under JWT, --token)",
+        );
+    }
     Err(CliError::Refused {
         status: status.as_u16(),
         code,

@@ -1,13 +1,17 @@
-//! Where claimcheck lives: the API URL, bucket, queues and table. Each comes from its flag,
-//! else its environment variable, else the Terraform outputs file (`terraform output -json`,
-//! whose keys are `api_url`, `bucket`, `queue_url`, `dlq_url`, `table`). AWS credentials and
-//! region come from the standard AWS environment and profile, as for any AWS tool.
+//! Where claimcheck lives: the API URL and how to authenticate to it, bucket, queues, table and
+//! region. Each comes from its flag, else its environment variable, else the Terraform outputs
+//! file (`terraform output -json`, whose keys are `api_url`, `api_authorization`, `region`,
+//! `bucket`, `queue_url`, `dlq_url`, `table`). AWS credentials come from the standard AWS
+//! chain (environment, `--profile`/`AWS_PROFILE`, SSO, roles), as for any AWS tool.
 
 use std::path::PathBuf;
 
+use aws_config::SdkConfig;
 use serde_json::Value;
 
 use crate::CliError;
+use crate::api::Api;
+use crate::api_auth::{ApiAuth, AuthMode, Token};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Endpoints {
@@ -44,6 +48,25 @@ pub struct Endpoints {
     /// `terraform output -json` saved to a file: fills in whatever is not given otherwise.
     #[arg(long, env = "CLAIMCHECK_OUTPUTS", global = true, value_name = "FILE")]
     pub outputs: Option<PathBuf>,
+    /// How the API authenticates callers (default: the outputs file's `api_authorization`,
+    /// else JWT when a token is given, else AWS_IAM).
+    #[arg(long, env = "CLAIMCHECK_API_AUTH", global = true, value_enum)]
+    pub api_auth: Option<AuthMode>,
+    /// The bearer token for a JWT-authorized API.
+    #[arg(
+        long,
+        env = "CLAIMCHECK_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<Token>,
+    /// The AWS profile to take credentials (and a default region) from.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The AWS region (default: the outputs file's `region`, else the AWS configuration's).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
 }
 
 impl Endpoints {
@@ -69,7 +92,64 @@ impl Endpoints {
         self.queue_url = self.queue_url.or_else(|| output("queue_url"));
         self.dlq_url = self.dlq_url.or_else(|| output("dlq_url"));
         self.table = self.table.or_else(|| output("table"));
+        self.region = self.region.or_else(|| output("region"));
+        if self.api_auth.is_none()
+            && let Some(name) = output("api_authorization")
+        {
+            self.api_auth =
+                Some(
+                    AuthMode::from_terraform(&name).ok_or_else(|| CliError::Input {
+                        path: path.display().to_string(),
+                        reason: format!(
+                            "unknown api_authorization {name:?} (expected AWS_IAM, JWT or NONE)"
+                        ),
+                    })?,
+                );
+        }
         Ok(self)
+    }
+
+    /// The one AWS configuration every client is built from, with `--profile` and the region.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        claimcheck::sdk_config::load_with(self.profile.as_deref(), self.region.clone()).await
+    }
+
+    /// The API client, authenticating as the deployment asks.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] when the API URL is missing or bad, a JWT API has no token, or an
+    /// IAM-authorized API has no region to sign for.
+    pub async fn api_client(&self, http: &reqwest::Client) -> Result<Api, CliError> {
+        let base = self.api()?;
+        let mode = self.api_auth.unwrap_or(if self.token.is_some() {
+            AuthMode::Jwt
+        } else {
+            AuthMode::AwsIam
+        });
+        let auth = match mode {
+            AuthMode::None => ApiAuth::None,
+            AuthMode::Jwt => ApiAuth::Bearer(self.token.clone().ok_or_else(|| {
+                CliError::Usage(
+                    "the API uses JWT authorization: pass --token or set CLAIMCHECK_TOKEN".into(),
+                )
+            })?),
+            AuthMode::AwsIam => {
+                let sdk = self.sdk_config().await;
+                let region = sdk.region().map(ToString::to_string).ok_or_else(|| {
+                    CliError::Usage(
+                        "no AWS region to sign API requests for: pass --region, set AWS_REGION, or name the outputs file".into(),
+                    )
+                })?;
+                let credentials = sdk.credentials_provider().ok_or_else(|| {
+                    CliError::Usage("no AWS credentials provider is configured".into())
+                })?;
+                ApiAuth::SigV4 {
+                    credentials,
+                    region,
+                }
+            }
+        };
+        Ok(Api::new(http.clone(), base, auth))
     }
 
     /// The API's base URL, checked.

@@ -2,6 +2,7 @@
 //! clients, so the binary stays a thin argument parser and the tests drive the same code.
 
 pub mod api;
+pub mod api_auth;
 pub mod commands;
 pub mod config;
 pub mod error;

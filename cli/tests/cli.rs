@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use claimcheck::object_key::KeyPrefix;
 use claimcheck_cli::local::api::{ApiHandlers, serve};
+use claimcheck_cli::local::auth::Authorization;
+use claimcheck_cli::local::auth::sigv4::{IamAuth, LocalCredential};
 use serde_json::Value;
 
 struct Stack {
@@ -36,6 +38,8 @@ async fn stack() -> Stack {
                 max_size: 1 << 30,
                 allowed_content_types: vec![],
                 url_lifetime: Duration::from_secs(900),
+                require_sha256: true,
+                max_pending: 100,
             },
         ),
         download: presign_download::PresignDownload::new(
@@ -45,8 +49,15 @@ async fn stack() -> Stack {
                 table: table.clone(),
                 uploads_prefix: prefix,
                 url_lifetime: Duration::from_secs(300),
+                access: Default::default(),
             },
         ),
+        // Terraform's default: every command must sign its API requests.
+        authorization: Authorization::AwsIam(IamAuth {
+            region: "us-east-1".into(),
+            credentials: vec![LocalCredential::standard_test()],
+        }),
+        cors: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -169,6 +180,18 @@ async fn upload_and_download_round_trip_256_mib_in_bounded_memory() {
     let status = json(&s.claimcheck(&["status", &id, "--json"]).await);
     assert_eq!(status["status"], "pending", "no producer runs in this test");
     assert!(status.get("download").is_none(), "URLs are never printed");
+    // The producer's part (it does not run here): the object passed its checks. Only an
+    // admitted payload gets a download URL.
+    testkit::harness_ledger(&s.table)
+        .await
+        .transition(
+            &id,
+            &[claimcheck::ledger::Status::Pending],
+            claimcheck::ledger::Status::Queued,
+            &claimcheck::ledger::Changes::default(),
+        )
+        .await
+        .expect("admitted");
 
     let copy = s.path("copy.bin");
     let downloaded = json(
@@ -240,6 +263,30 @@ async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     );
     assert_eq!(code, 1);
     assert!(line.contains("cannot reach the API"), "{line}");
+
+    // The API wants SigV4 (Terraform's default): a request sent unsigned, signed for another
+    // region, or without the token a JWT API needs is refused with one line, exit 2.
+    let (code, line) = failure(
+        &s.claimcheck(&["upload", &small, "--api-auth", "NONE"])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        line.contains("403") && line.contains("not authorized"),
+        "{line}"
+    );
+    let (code, line) = failure(
+        &s.claimcheck(&["status", &unknown, "--region", "eu-west-1"])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(line.contains("valid region"), "{line}");
+    let (code, line) = failure(
+        &s.claimcheck(&["status", &unknown, "--api-auth", "JWT"])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(line.contains("--token"), "{line}");
 
     // Not configured at all.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimcheck"))
@@ -324,6 +371,8 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
             sha256: None,
             metadata: Default::default(),
             url_expires_at: ledger.now() + 60_000,
+            owner: None,
+            quota_key: None,
         })
         .await
         .expect("create");

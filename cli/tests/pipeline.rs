@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use claimcheck::api::UploadRequest;
 use claimcheck::ledger::{Ledger, Status};
 use claimcheck::processor::{Body, Outcome, PayloadMeta, Processor, VerifyingProcessor};
+use claimcheck_cli::api::Api;
+use claimcheck_cli::api_auth::ApiAuth;
 use claimcheck_cli::local::s3_trigger::Delivery;
 use claimcheck_cli::local::{Faults, LocalSettings};
 use futures::StreamExt;
@@ -111,6 +114,8 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
     settings.upload_url_lifetime = Duration::from_secs(5);
     settings.pending_grace = Duration::ZERO;
     settings.reconcile_every = None;
+    // One producer holds every upload URL of the run.
+    settings.max_pending_uploads = n as u32;
     let processor = Faulty {
         poison_on: AtomicBool::new(true),
         calls: AtomicUsize::new(0),
@@ -150,13 +155,22 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
         &running.stack.table,
     );
 
-    // N uploads through the API, eight at a time; a few poison, one whose event is lost.
+    // N uploads through the API (SigV4-signed, as Terraform's default AWS_IAM authorization
+    // requires), eight at a time; a few poison, one whose event is lost.
     let http = reqwest::Client::new();
+    let api = Arc::new(Api::new(
+        http.clone(),
+        reqwest::Url::parse(&running.api_url).expect("API URL"),
+        ApiAuth::SigV4 {
+            credentials: aws.config.credentials_provider().expect("credentials"),
+            region: running.region.clone(),
+        },
+    ));
     let started = Instant::now();
     let ids: Vec<String> = futures::stream::iter(0..n)
         .map(|i| {
             let http = http.clone();
-            let api = running.api_url.clone();
+            let api = api.clone();
             let lost = lost.clone();
             async move {
                 let body = format!("payload {i}\n").repeat(1 + i % 200);
@@ -166,31 +180,19 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
                     "text/plain"
                 };
                 let sha = base64_sha(&body);
-                let ticket: serde_json::Value = http
-                    .post(format!("{api}/uploads"))
-                    .header("content-type", "application/json")
-                    .body(
-                        serde_json::json!({
-                            "content_type": content_type,
-                            "content_length": body.len(),
-                            "sha256": sha,
-                        })
-                        .to_string(),
+                let ticket = api
+                    .request_upload(
+                        &UploadRequest::new(content_type, body.len() as u64).with_sha256(sha),
                     )
-                    .send()
                     .await
-                    .expect("POST /uploads")
-                    .bytes()
-                    .await
-                    .map(|b| serde_json::from_slice(&b).expect("a JSON ticket"))
-                    .expect("ticket");
-                let id = ticket["id"].as_str().expect("id").to_owned();
+                    .expect("POST /uploads");
+                let id = ticket.id.clone();
                 if i == 2 {
                     lost.lock().expect("lock").insert(format!("uploads%2F{id}"));
                 }
-                let mut put = http.put(ticket["url"].as_str().expect("url"));
-                for (name, value) in ticket["headers"].as_object().expect("headers") {
-                    put = put.header(name, value.as_str().expect("header"));
+                let mut put = http.put(&ticket.url);
+                for (name, value) in &ticket.headers {
+                    put = put.header(name, value);
                 }
                 let status = put.body(body).send().await.expect("PUT").status();
                 assert!(status.is_success(), "upload {i}: {status}");

@@ -334,6 +334,37 @@ pub fn api_event(
     body: Option<&str>,
     base64: bool,
 ) -> lambda_http::Request {
+    api_event_with(method, path, content_type, body, base64, None)
+}
+
+/// `requestContext.authorizer` of an IAM-authorized request from `user_arn`, as API Gateway
+/// fills it (payload format 2.0).
+pub fn iam_authorizer(user_arn: &str) -> serde_json::Value {
+    serde_json::json!({"iam": {
+        "accessKey": "AKIDEXAMPLE", "accountId": user_arn.split(':').nth(4),
+        "callerId": "AIDAEXAMPLE", "cognitoIdentity": null, "principalOrgId": null,
+        "userArn": user_arn, "userId": "AIDAEXAMPLE"
+    }})
+}
+
+/// `requestContext.authorizer` of a JWT-authorized request: every claim a string, as API
+/// Gateway passes them.
+pub fn jwt_authorizer(issuer: &str, subject: &str, scopes: &[&str]) -> serde_json::Value {
+    serde_json::json!({"jwt": {
+        "claims": {"iss": issuer, "sub": subject, "scope": scopes.join(" ")},
+        "scopes": scopes,
+    }})
+}
+
+/// [`api_event`] with `requestContext.authorizer` set to `authorizer`.
+pub fn api_event_with(
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<&str>,
+    base64: bool,
+    authorizer: Option<serde_json::Value>,
+) -> lambda_http::Request {
     let mut headers = serde_json::json!({"user-agent": "test"});
     if let Some(ct) = content_type {
         headers["content-type"] = serde_json::json!(ct);
@@ -348,7 +379,8 @@ pub fn api_event(
             "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
             "requestId": "req", "routeKey": "$default", "stage": "$default",
-            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 1764028800000_i64
+            "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 1764028800000_i64,
+            "authorizer": authorizer,
         },
         "body": body,
         "isBase64Encoded": base64

@@ -18,16 +18,21 @@ if [[ ! -f $stamp || $root/tests/api/requirements-fuzz.txt -nt $stamp ]]; then
 fi
 
 source "$root/scripts/lib/local-mode.sh"
-local_mode_start "$claimcheck" "fuzz-$$"
+# JWT authorization, with a token local mode's issuer printed: every generated request is an
+# authenticated one, so it reaches the handlers (tests/api_auth.rs covers refused callers).
+# One caller makes every upload, so its cap on unused upload URLs is raised.
+local_mode_start "$claimcheck" "fuzz-$$" --api-authorization JWT --max-pending-uploads 10000
 api=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["api_url"]["value"])' "$work/outputs.json")
+token=$(sed -n 's/^CLAIMCHECK_TOKEN=//p' "$work/local.out")
+[[ -n $token ]] || { echo "claimcheck local printed no token" >&2; exit 1; }
 
 # Every check about responses, and the stateful phase (an upload, then its payload through the
 # document's link); not the checks that need a DELETE route (use_after_free and the like) or
-# authentication (local mode's API is unauthenticated for now).
+# that probe authentication itself (tests/api_auth.rs does).
 status=0
 # From the work directory: schemathesis keeps a cache beside where it runs.
 cd "$work"
-"$venv/bin/st" run "$root/api/openapi.yaml" --url "$api" \
+"$venv/bin/st" run "$root/api/openapi.yaml" --url "$api" -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection \
   --max-examples "$examples" --seed 20261130 --phases examples,coverage,fuzzing,stateful \
   --generation-database none --no-color --request-timeout 10 --workers 1 \

@@ -175,7 +175,7 @@ class Comparison(unittest.TestCase):
         self.assertIn("recorded after all", problems[0])
 
     def test_granted_leaves_out_what_lambda_and_kms_use(self):
-        self.assertEqual(granted("presign-upload"), {"s3:PutObject", "dynamodb:PutItem"})
+        self.assertEqual(granted("presign-upload"), {"s3:PutObject", "dynamodb:PutItem", "dynamodb:Query"})
         self.assertEqual(granted("presign-download"), {"s3:GetObject", "dynamodb:GetItem"})
         self.assertEqual(granted("producer"), {"s3:GetObject", "sqs:SendMessage", "dynamodb:GetItem",
                                                "dynamodb:UpdateItem", "dynamodb:PutItem"})

@@ -50,6 +50,7 @@ LIMITS = {
     "max_upload_bytes": ("presign-upload", (1, ("presign-upload", "MAX_SINGLE_PUT"))),
     "queued_stall_seconds": ("redriver", (1, ("redriver", "MAX_QUEUED_STALL"))),
     "max_redrives": ("redriver", (0, U32_MAX)),
+    "max_pending_uploads": ("presign-upload", (1, ("presign-upload", "MAX_PENDING_LIMIT"))),
 }
 
 

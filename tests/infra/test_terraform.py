@@ -14,9 +14,11 @@ from hcl import (FUNCTIONS, blocks, code_environment_names, code_required_names,
 ENVIRONMENT = {
     "presign-upload": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
                        "CLAIMCHECK_MAX_UPLOAD_BYTES", "CLAIMCHECK_ALLOWED_CONTENT_TYPES",
-                       "CLAIMCHECK_UPLOAD_URL_SECONDS"},
+                       "CLAIMCHECK_UPLOAD_URL_SECONDS", "CLAIMCHECK_REQUIRE_SHA256",
+                       "CLAIMCHECK_MAX_PENDING_UPLOADS"},
     "presign-download": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
-                         "CLAIMCHECK_DOWNLOAD_URL_SECONDS"},
+                         "CLAIMCHECK_DOWNLOAD_URL_SECONDS", "CLAIMCHECK_OPERATOR_ARNS",
+                         "CLAIMCHECK_OPERATOR_SCOPE"},
     "producer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
                  "CLAIMCHECK_UPLOADS_PREFIX", "CLAIMCHECK_UNKNOWN_OBJECTS",
                  "CLAIMCHECK_SIZE_ATTRIBUTE"},
@@ -28,8 +30,8 @@ ENVIRONMENT = {
                  "CLAIMCHECK_QUEUED_STALL_SECONDS"},
 }
 
-OUTPUTS = {"api_url", "upload_endpoint", "bucket", "queue_url", "dlq_url", "table", "region",
-           "function_names"}
+OUTPUTS = {"api_url", "api_authorization", "api_execution_arn", "upload_endpoint", "bucket",
+           "queue_url", "dlq_url", "table", "region", "function_names"}
 
 # Every "*" in an action, resource or principal of any policy document, with its reason; the
 # statement's document must also carry a "Wildcard justified:" comment.
@@ -60,7 +62,11 @@ class SettingsMatchLocalRuns(unittest.TestCase):
             "queued_stall_seconds", "batch_size", "maximum_batching_window_seconds",
             "reconcile_schedule",  # test_variable_defaults_equal_defaults_json
             "visibility_timeout_seconds", "lease_seconds",  # test_derived_values
-            "status_index", "ttl_attribute",  # test_ledger_names
+            "status_index", "ttl_attribute", "pending_index",  # test_ledger_names
+            "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
+            "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
+            # test_variable_defaults_equal_defaults_json
+            "api_cors_allowed_headers",  # test_api_authorization_and_cors
         }
         self.assertEqual(set(defaults()), checked)
 
@@ -70,7 +76,9 @@ class SettingsMatchLocalRuns(unittest.TestCase):
                      "dlq_retention_seconds", "consumer_timeout_seconds", "payload_retention_days",
                      "upload_url_seconds", "download_url_seconds", "max_upload_bytes",
                      "max_redrives", "queued_stall_seconds", "batch_size",
-                     "maximum_batching_window_seconds", "reconcile_schedule"]:
+                     "maximum_batching_window_seconds", "reconcile_schedule",
+                     "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
+                     "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope"]:
             self.assertIn(name, declared, f"variable {name} is missing")
             self.assertEqual(declared[name], local[name], f"variable {name}'s default")
 
@@ -87,10 +95,37 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         table = resources("aws_dynamodb_table")["ledger"]
         index = blocks(table, "global_secondary_index")[0]
         self.assertEqual(index["name"], defaults()["status_index"])
+        pending = blocks(table, "global_secondary_index")[1]
+        self.assertEqual(pending["name"], defaults()["pending_index"])
+        query = [s for s in function_statements("presign-upload") if "dynamodb:Query" in s.actions]
+        self.assertEqual([s.resources for s in query],
+                         [["${aws_dynamodb_table.ledger.arn}/index/" + defaults()["pending_index"]]])
         self.assertEqual(blocks(table, "ttl")[0]["attribute_name"], defaults()["ttl_attribute"])
         query = [s for s in function_statements("redriver") if "dynamodb:Query" in s.actions]
         self.assertEqual([s.resources for s in query],
                          [["${aws_dynamodb_table.ledger.arn}/index/" + defaults()["status_index"]]])
+
+    def test_api_authorization_and_cors(self):
+        api = resources("aws_apigatewayv2_api")["http"]
+        cors = blocks(api, "dynamic")[0]["cors_configuration"]
+        self.assertEqual(cors["for_each"], "${length(var.cors_allowed_origins) > 0 ? [1] : []}")
+        content = cors["content"][0]
+        self.assertEqual(content["allow_origins"], "${var.cors_allowed_origins}")
+        self.assertEqual(content["allow_headers"], "${local.defaults.api_cors_allowed_headers}")
+        self.assertEqual(locals_()["defaults"], '${jsondecode(file("${path.module}/defaults.json"))}')
+        self.assertEqual(content["allow_methods"], ["GET", "POST"])
+        # The headers a signed or token-bearing browser call carries.
+        self.assertLessEqual({"authorization", "content-type", "x-amz-date", "x-amz-security-token"},
+                             set(defaults()["api_cors_allowed_headers"]))
+        route = resources("aws_apigatewayv2_route")["route"]
+        self.assertIn("local.route_scopes", route["authorization_scopes"])
+        scopes = locals_()["route_scopes"]
+        self.assertIn("var.upload_scopes", scopes["POST /uploads"])
+        self.assertIn("var.read_scopes", scopes["GET /payloads/{id}"])
+        environment = {f: {k: evaluate_or_text(v) for k, v in env_of(f).items()} for f in FUNCTIONS}
+        self.assertEqual(environment["presign-upload"]["CLAIMCHECK_REQUIRE_SHA256"], "true")
+        self.assertEqual(environment["presign-upload"]["CLAIMCHECK_MAX_PENDING_UPLOADS"],
+                         str(defaults()["max_pending_uploads"]))
 
     def test_resources_use_the_settings(self):
         queues = resources("aws_sqs_queue")
@@ -214,10 +249,16 @@ class Resources(unittest.TestCase):
         self.assertEqual(table["billing_mode"], "PAY_PER_REQUEST")
         self.assertEqual(table["hash_key"], "id")
         attributes = {a["name"]: a["type"] for a in blocks(table, "attribute")}
-        self.assertEqual(attributes, {"id": "S", "status": "S", "updated_at": "N"})
+        self.assertEqual(attributes, {"id": "S", "status": "S", "updated_at": "N",
+                                      "pending_owner": "S", "created_at": "N"})
         index = blocks(table, "global_secondary_index")[0]
         self.assertEqual((index["hash_key"], index["range_key"], index["projection_type"]),
                          ("status", "updated_at", "ALL"))
+        # Sparse and narrow: keys and the URL's expiry, for the per-caller pending count.
+        pending = blocks(table, "global_secondary_index")[1]
+        self.assertEqual((pending["hash_key"], pending["range_key"], pending["projection_type"],
+                          pending["non_key_attributes"]),
+                         ("pending_owner", "created_at", "INCLUDE", ["url_expires_at"]))
         self.assertIs(blocks(table, "ttl")[0]["enabled"], True)
         self.assertIs(blocks(table, "point_in_time_recovery")[0]["enabled"], True)
         self.assertIs(blocks(table, "server_side_encryption")[0]["enabled"], True)

@@ -170,6 +170,8 @@ def stack():
             {"AttributeName": "id", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "updated_at", "AttributeType": "N"},
+            {"AttributeName": "pending_owner", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "N"},
         ],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -180,7 +182,16 @@ def stack():
                     {"AttributeName": "updated_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            # presign-upload counts the caller's unused upload URLs here (infra/ledger.tf).
+            {
+                "IndexName": "pending_owner-created_at-index",
+                "KeySchema": [
+                    {"AttributeName": "pending_owner", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["url_expires_at"]},
+            },
         ],
     )
     return {
@@ -191,7 +202,12 @@ def stack():
     }
 
 
+SHA256_OF_HELLO = "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+
+
 def api_event(method, path, body=None):
+    """An API Gateway (payload format 2.0) event of a request signed by an IAM user, as the
+    default AWS_IAM authorization passes it on."""
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
@@ -204,6 +220,10 @@ def api_event(method, path, body=None):
             "stage": "$default", "time": "25/Nov/2026:00:00:00 +0000", "timeEpoch": 1764028800000,
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                      "sourceIp": "127.0.0.1", "userAgent": "run_zips"},
+            "authorizer": {"iam": {
+                "accessKey": "AKIDEXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE",
+                "cognitoIdentity": None, "principalOrgId": None,
+                "userArn": "arn:aws:iam::123456789012:user/run-zips", "userId": "AIDAEXAMPLE"}},
         },
         "body": body,
         "isBase64Encoded": False,
@@ -254,7 +274,7 @@ def events(settings):
         assert report["stats"]["stalled"] == 0, answer
 
     return {
-        "presign-upload": (api_event("POST", "/uploads", json.dumps({"content_type": "text/csv", "content_length": 5})), upload_ok),
+        "presign-upload": (api_event("POST", "/uploads", json.dumps({"content_type": "text/csv", "content_length": 5, "sha256": SHA256_OF_HELLO})), upload_ok),
         "presign-download": (api_event("GET", f"/payloads/{unknown}"), download_unknown),
         "producer": (s3_event, producer_ignored),
         "consumer": (sqs_event, consumer_done),

@@ -65,8 +65,17 @@ impl Update {
             expression.push_str(" ADD attempts :one");
             values.insert(":one".into(), n(1));
         }
+        let mut removes = Vec::new();
         if changes.release_lease {
-            expression.push_str(" REMOVE lease_owner, lease_expires_at");
+            removes.extend(["lease_owner", "lease_expires_at"]);
+        }
+        // Leaving `pending` leaves the sparse pending index (removing an absent attribute is
+        // a no-op).
+        if to != Status::Pending {
+            removes.push("pending_owner");
+        }
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         Self {
             expression,

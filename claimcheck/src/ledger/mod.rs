@@ -33,6 +33,11 @@ use record::{LedgerItem, decode};
 
 /// The index that lists payloads by state, oldest change first.
 pub const STATUS_INDEX: &str = "status-updated_at-index";
+/// The sparse index of `pending` payloads by whom they count against (attribute
+/// `pending_owner`, set only while `pending`), for the per-caller cap on upload URLs. Keys
+/// only, plus `url_expires_at`: a narrow projection, written once when a payload is announced
+/// and deleted when it leaves `pending`.
+pub const PENDING_INDEX: &str = "pending_owner-created_at-index";
 /// The TTL attribute.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// Items read per page by the operations that list the ledger (native redrive, reconcile,
@@ -424,5 +429,40 @@ impl Ledger {
                 .filter(|k| !k.is_empty())
                 .map(PageToken),
         })
+    }
+
+    /// How many of `quota_key`'s payloads are `pending` with an upload URL that still works at
+    /// `now` (epoch ms), counting up to `cap` (reading stops there). Reads [`PENDING_INDEX`],
+    /// which DynamoDB updates asynchronously: a payload announced or admitted a moment ago may
+    /// not be counted yet, so the cap holds give or take the requests in flight.
+    pub async fn count_pending(
+        &self,
+        quota_key: &str,
+        now: i64,
+        cap: u32,
+    ) -> Result<u32, LedgerError> {
+        let mut count = 0u32;
+        let mut start = None;
+        loop {
+            let out = self
+                .ddb
+                .query()
+                .table_name(&self.table)
+                .index_name(PENDING_INDEX)
+                .key_condition_expression("pending_owner = :owner")
+                .filter_expression("url_expires_at > :now")
+                .expression_attribute_values(":owner", s(quota_key))
+                .expression_attribute_values(":now", n(now))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| LedgerError::dynamo("Query", e))?;
+            count = count.saturating_add(u32::try_from(out.count).unwrap_or(0));
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if count >= cap || start.is_none() {
+                return Ok(count);
+            }
+        }
     }
 }

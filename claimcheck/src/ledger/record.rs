@@ -32,6 +32,10 @@ pub struct PayloadRecord {
     pub attempts: u32,
     /// Why the last attempt or step failed, when one did.
     pub last_error: Option<String>,
+    /// Who asked for the upload URL (`claimcheck::principal::Principal::owner`): the only
+    /// caller besides operators who may read the payload. `None` when uploaded without
+    /// authorization.
+    pub owner: Option<String>,
     /// The consumer holding the processing lease, while one does.
     pub lease_owner: Option<String>,
     /// When the processing lease runs out; after that any consumer may claim the payload.
@@ -66,6 +70,12 @@ pub struct NewPayload {
     pub metadata: HashMap<String, String>,
     /// When the presigned upload URL expires, epoch milliseconds.
     pub url_expires_at: i64,
+    /// Who asked for the upload URL, when the caller was authenticated.
+    pub owner: Option<String>,
+    /// Whom the payload counts against while it is `pending` (see
+    /// [`super::Ledger::count_pending`]): the owner, or an anonymous caller's source; `None`
+    /// counts against nobody.
+    pub quota_key: Option<String>,
 }
 
 /// Fields a transition sets besides the status.
@@ -111,6 +121,12 @@ pub(super) struct LedgerItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Set only while `pending` (every transition removes it): the partition key of the sparse
+    /// [`super::PENDING_INDEX`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_expires_at: Option<i64>,
@@ -144,6 +160,8 @@ impl LedgerItem {
             metadata: payload.metadata.clone(),
             attempts: 0,
             last_error: None,
+            owner: payload.owner.clone(),
+            pending_owner: payload.quota_key.clone(),
             lease_owner: None,
             lease_expires_at: None,
             url_expires_at: Some(payload.url_expires_at),
@@ -188,6 +206,7 @@ pub(super) fn decode(item: Item) -> Result<PayloadRecord, LedgerError> {
         metadata: stored.metadata,
         attempts: stored.attempts,
         last_error: stored.last_error,
+        owner: stored.owner,
         lease_owner: stored.lease_owner,
         lease_expires_at: stored.lease_expires_at,
         url_expires_at: stored.url_expires_at,
@@ -217,6 +236,8 @@ mod tests {
             sha256: None,
             metadata: HashMap::from([("team".into(), "data".into())]),
             url_expires_at: 9_000,
+            owner: None,
+            quota_key: None,
         };
         let item = LedgerItem::pending(&payload, 1_000, 2)
             .to_item()

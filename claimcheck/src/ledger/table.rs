@@ -6,10 +6,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::{Ledger, LedgerError, STATUS_INDEX, TTL_ATTRIBUTE};
+use super::{Ledger, LedgerError, PENDING_INDEX, STATUS_INDEX, TTL_ATTRIBUTE};
 
 impl Ledger {
-    /// Creates the table with its status index and TTL, as Terraform does in AWS (for local
+    /// Creates the table with its status and pending indexes and TTL, as Terraform does in AWS (for local
     /// runs and tests). Succeeds if the table exists already.
     pub async fn create_table(&self) -> Result<(), LedgerError> {
         let key = |name: &str, key_type| {
@@ -37,6 +37,18 @@ impl Ledger {
             )
             .build()
             .map_err(|e| build_error("CreateTable", e))?;
+        let pending_index = GlobalSecondaryIndex::builder()
+            .index_name(PENDING_INDEX)
+            .key_schema(key("pending_owner", KeyType::Hash)?)
+            .key_schema(key("created_at", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .non_key_attributes("url_expires_at")
+                    .build(),
+            )
+            .build()
+            .map_err(|e| build_error("CreateTable", e))?;
         let created = self
             .ddb
             .create_table()
@@ -46,7 +58,10 @@ impl Ledger {
             .attribute_definitions(attribute("id", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("status", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("updated_at", ScalarAttributeType::N)?)
+            .attribute_definitions(attribute("pending_owner", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("created_at", ScalarAttributeType::N)?)
             .global_secondary_indexes(index)
+            .global_secondary_indexes(pending_index)
             .send()
             .await;
         match created {

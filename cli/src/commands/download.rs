@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::api::Api;
 use crate::{CliError, transfer};
 
 use super::Context;
@@ -20,7 +19,7 @@ pub struct Args {
 pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     let Args { id, output } = args;
     let (endpoints, out, http) = (&cx.endpoints, &cx.out, &cx.http);
-    let api = Api::new(http.clone(), endpoints.api()?);
+    let api = endpoints.api_client(http).await?;
     let downloaded = transfer::download(&api, http, &id, output, out.quiet).await?;
     if downloaded.path != "-" {
         out.emit(&downloaded, || {

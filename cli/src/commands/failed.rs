@@ -28,7 +28,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
             .map(|s| operations::status(s))
             .collect::<Result<_, _>>()?
     };
-    let sdk = claimcheck::sdk_config::load().await;
+    let sdk = endpoints.sdk_config().await;
     let ledger = Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), endpoints.table()?);
     let failed = operations::failed(&ledger, &statuses, limit).await?;
     out.emit(&failed, || {

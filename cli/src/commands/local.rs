@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::CliError;
+use crate::api_auth::AuthMode;
 use crate::local::poison::PoisonSwitch;
-use crate::local::{self, LocalSettings};
+use crate::local::{self, AuthSettings, LocalSettings};
 use crate::output::Output;
 
 use super::Context;
@@ -34,6 +35,32 @@ pub struct Args {
     /// Run the reconcile pass this often (seconds).
     #[arg(long)]
     pub reconcile_every: Option<u64>,
+    /// The API's authorization, as Terraform's `api_authorization` (default: Terraform's
+    /// default, AWS_IAM).
+    #[arg(long, value_enum)]
+    pub api_authorization: Option<AuthMode>,
+    /// Under AWS_IAM: the credentials the API accepts, a JSON list of
+    /// `{"access_key_id", "secret_access_key", "user_arn"}` (default: the local endpoint's
+    /// standard test credentials, `testing`/`testing`, as
+    /// arn:aws:iam::123456789012:user/claimcheck-local).
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Under JWT: print an access token from the local issuer for this subject
+    /// (`CLAIMCHECK_TOKEN=...`), with every route's scopes.
+    #[arg(long, value_name = "SUBJECT", default_value = "local-user")]
+    pub token_subject: String,
+    /// Under JWT: scopes of which `POST /uploads` needs one; repeatable.
+    #[arg(long = "upload-scope", value_name = "SCOPE")]
+    pub upload_scopes: Vec<String>,
+    /// Under JWT: scopes of which `GET /payloads/{id}` needs one; repeatable.
+    #[arg(long = "read-scope", value_name = "SCOPE")]
+    pub read_scopes: Vec<String>,
+    /// Unused upload URLs one caller may hold (Terraform's `max_pending_uploads`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(presign_upload::MAX_PENDING_LIMIT)))]
+    pub max_pending_uploads: Option<u32>,
+    /// A browser origin the API allows (CORS); repeatable.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
 }
 
 /// Runs `claimcheck local`.
@@ -46,6 +73,13 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         visibility_timeout,
         max_receive_count,
         reconcile_every,
+        api_authorization,
+        credentials,
+        token_subject,
+        upload_scopes,
+        read_scopes,
+        cors_origins,
+        max_pending_uploads,
     } = args;
     let out = &cx.out;
     let mut settings = LocalSettings::from_defaults(&name).map_err(local_error)?;
@@ -61,8 +95,50 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     if let Some(seconds) = reconcile_every {
         settings.reconcile_every = Some(Duration::from_secs(seconds.max(1)));
     }
+    if let Some(n) = max_pending_uploads {
+        settings.max_pending_uploads = n;
+    }
+    if !cors_origins.is_empty() {
+        settings.cors_allowed_origins = cors_origins;
+    }
+    if let Some(mode) = api_authorization {
+        let name = match mode {
+            AuthMode::AwsIam => "AWS_IAM",
+            AuthMode::Jwt => "JWT",
+            AuthMode::None => "NONE",
+        };
+        settings.authorization = AuthSettings::named(name, &upload_scopes, &read_scopes)
+            .ok_or_else(|| CliError::Usage(format!("unknown authorization {name}")))?;
+    }
+    if let AuthSettings::Jwt {
+        upload_scopes: upload,
+        read_scopes: read,
+        ..
+    } = &mut settings.authorization
+    {
+        if !upload_scopes.is_empty() {
+            *upload = upload_scopes;
+        }
+        if !read_scopes.is_empty() {
+            *read = read_scopes;
+        }
+    }
+    if let Some(path) = credentials {
+        let AuthSettings::AwsIam { credentials } = &mut settings.authorization else {
+            return Err(CliError::Usage(
+                "--credentials applies to AWS_IAM authorization only".into(),
+            ));
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| CliError::input(&path, &e))?;
+        *credentials = serde_json::from_str(&text).map_err(|e| CliError::Input {
+            path: path.display().to_string(),
+            reason: format!("not a JSON list of credentials: {e}"),
+        })?;
+    }
     run_local(
         settings,
+        cx.endpoints.sdk_config().await,
+        &token_subject,
         write_outputs,
         PoisonSwitch {
             switch: poison_switch,
@@ -75,6 +151,8 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
 
 async fn run_local(
     settings: LocalSettings,
+    sdk: aws_config::SdkConfig,
+    token_subject: &str,
     write_outputs: Option<PathBuf>,
     processor: PoisonSwitch,
     out: &Output,
@@ -89,11 +167,22 @@ async fn run_local(
         .compact()
         .with_writer(std::io::stderr)
         .init();
-    let sdk = claimcheck::sdk_config::load().await;
     let running = local::start(&sdk, &settings, processor, local::Faults::default())
         .await
         .map_err(local_error)?;
-    let outputs = running.outputs_json();
+    let mut outputs = running.outputs_json();
+    let scopes: Vec<String> = match &settings.authorization {
+        AuthSettings::Jwt {
+            upload_scopes,
+            read_scopes,
+            ..
+        } => upload_scopes.iter().chain(read_scopes).cloned().collect(),
+        _ => vec![],
+    };
+    let token = running
+        .token_for(token_subject, &scopes)
+        .transpose()
+        .map_err(CliError::Remote)?;
     if let Some(path) = &write_outputs {
         let text =
             serde_json::to_string_pretty(&outputs).map_err(|e| CliError::Usage(e.to_string()))?;
@@ -102,14 +191,24 @@ async fn run_local(
         std::fs::write(&partial, text).map_err(|e| CliError::output(&partial, &e))?;
         std::fs::rename(&partial, path).map_err(|e| CliError::output(path, &e))?;
     }
+    if let Some(token) = &token {
+        // Printed (and in --json), never written to the outputs file.
+        outputs["token"] = serde_json::json!({ "value": token, "subject": token_subject });
+    }
     out.emit(&outputs, || {
-        vec![
+        let mut lines = vec![
             format!("CLAIMCHECK_API_URL={}", running.api_url),
+            format!("CLAIMCHECK_API_AUTH={}", running.authorization.name()),
+            format!("AWS_REGION={}", running.region),
             format!("CLAIMCHECK_BUCKET={}", running.stack.bucket),
             format!("CLAIMCHECK_QUEUE_URL={}", running.stack.queue_url),
             format!("CLAIMCHECK_DLQ_URL={}", running.stack.dlq_url),
             format!("CLAIMCHECK_TABLE={}", running.stack.table),
-        ]
+        ];
+        if let Some(token) = &token {
+            lines.push(format!("CLAIMCHECK_TOKEN={token}"));
+        }
+        lines
     });
     wait_for_shutdown().await;
     tracing::info!("local mode stopping");

@@ -78,7 +78,7 @@ pub async fn run(command: Command, cx: &Context) -> Result<(), CliError> {
 
 /// The extended client for `send` and `receive`, offloading to the deployment's bucket.
 pub(crate) async fn extended_client(endpoints: &Endpoints) -> Result<ExtendedClient, CliError> {
-    let sdk = claimcheck::sdk_config::load().await;
+    let sdk = endpoints.sdk_config().await;
     let (s3, sqs) = claimcheck::sdk_config::clients(&sdk);
     ExtendedClient::new(
         sqs,
@@ -101,7 +101,7 @@ pub(crate) async fn repairer(
     );
     let mut settings = repair::RepairSettings::new(endpoints.dlq_url()?);
     adjust(&mut settings);
-    let sdk = claimcheck::sdk_config::load().await;
+    let sdk = endpoints.sdk_config().await;
     repair::Repairer::for_deployment(&sdk, &deployment, settings)
         .map_err(|e| CliError::Usage(e.to_string()))
 }

@@ -1,7 +1,6 @@
 //! `claimcheck status`: Show a payload's state in the ledger.
 
 use crate::CliError;
-use crate::api::Api;
 
 use super::Context;
 
@@ -15,7 +14,7 @@ pub struct Args {
 pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     let Args { id } = args;
     let (endpoints, out, http) = (&cx.endpoints, &cx.out, &cx.http);
-    let api = Api::new(http.clone(), endpoints.api()?);
+    let api = endpoints.api_client(http).await?;
     let view = api.payload(&id).await?;
     out.emit(&without_download_url(&view), || {
         vec![

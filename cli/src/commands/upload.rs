@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::api::Api;
 use crate::{CliError, config, transfer};
 
 use super::Context;
@@ -27,7 +26,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         metadata,
     } = args;
     let (endpoints, out, http) = (&cx.endpoints, &cx.out, &cx.http);
-    let api = Api::new(http.clone(), endpoints.api()?);
+    let api = endpoints.api_client(http).await?;
     let metadata = config::name_value_pairs(&metadata, "metadata")?
         .into_iter()
         .collect();

@@ -1,8 +1,11 @@
 //! The HTTP API on a loopback port, as API Gateway runs it (an axum server): the two routes,
-//! each request handed to its handler as `lambda_http` hands it in Lambda (the same
-//! `http::Request` with payload format 2.0's request context and path parameters), the
-//! handler's response written back. Unknown routes and methods get API Gateway's own
-//! `404 {"message":"Not Found"}`, a body over its 10 MB limit `413`.
+//! each request authorized as the deployment's `api_authorization` says ([`super::auth`]) and
+//! handed to its handler as `lambda_http` hands it in Lambda (the same `http::Request` with
+//! payload format 2.0's request context, authorizer and path parameters), the handler's
+//! response written back. CORS preflights are answered before authorization
+//! ([`super::cors`]). Unknown routes and methods get API Gateway's own
+//! `404 {"message":"Not Found"}`, a body over its 10 MB limit `413`. Under `JWT`, the local
+//! issuer's discovery document and JWKS are served at `/.well-known/`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,7 +15,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use axum::Router;
 use axum::body::Body as AxumBody;
 use axum::extract::{ConnectInfo, Request as AxumRequest, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use lambda_http::request::RequestContext;
@@ -21,24 +24,36 @@ use presign_download::PresignDownload;
 use presign_upload::PresignUpload;
 use tokio::net::TcpListener;
 
+use super::auth::{Authorization, Route};
+use super::cors::{Cors, Preflight};
+
 /// API Gateway's payload limit (10 MB).
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
-/// The two routes' handlers.
+/// The two routes' handlers, and what API Gateway does before them.
 pub struct ApiHandlers {
     /// `POST /uploads`.
     pub upload: PresignUpload,
     /// `GET /payloads/{id}`.
     pub download: PresignDownload,
+    /// The routes' authorization.
+    pub authorization: Authorization,
+    /// The API's CORS configuration.
+    pub cors: Cors,
 }
 
 /// Serves until the task is dropped or aborted. (axum's server backs off when `accept` fails,
 /// instead of spinning.)
 pub async fn serve(listener: TcpListener, handlers: Arc<ApiHandlers>) {
     let app = Router::new()
-        .route("/uploads", post(upload).fallback(not_found))
-        .route("/payloads/{id}", get(payload).fallback(not_found))
-        .fallback(not_found)
+        .route("/uploads", post(upload).fallback(no_route))
+        .route("/payloads/{id}", get(payload).fallback(no_route))
+        .route("/.well-known/jwks.json", get(jwks).fallback(no_route))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery).fallback(no_route),
+        )
+        .fallback(no_route)
         .with_state(handlers);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, service).await {
@@ -52,13 +67,25 @@ async fn upload(
     request: AxumRequest,
 ) -> Response {
     const ROUTE: &str = "POST /uploads";
-    match lambda_request(request, ROUTE, peer, HashMap::new()).await {
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let mut response = match lambda_request(
+        &handlers,
+        request,
+        ROUTE,
+        Route::Upload,
+        peer,
+        HashMap::new(),
+    )
+    .await
+    {
         Ok(request) => answer(
             ROUTE,
             presign_upload::handle(&handlers.upload, request).await,
         ),
         Err(refused) => refused,
-    }
+    };
+    handlers.cors.decorate(origin.as_ref(), &mut response);
+    response
 }
 
 async fn payload(
@@ -68,9 +95,10 @@ async fn payload(
 ) -> Response {
     const ROUTE: &str = "GET /payloads/{id}";
     // axum routes HEAD to GET handlers; API Gateway's route `GET /payloads/{id}` does not.
-    if request.method() == axum::http::Method::HEAD {
-        return not_found(request).await;
+    if request.method() == Method::HEAD {
+        return no_route(State(handlers), request).await;
     }
+    let origin = request.headers().get(header::ORIGIN).cloned();
     // The raw segment, as API Gateway passes it: the handler validates it.
     let id = request
         .uri()
@@ -79,25 +107,62 @@ async fn payload(
         .unwrap_or_default()
         .to_owned();
     let parameters = HashMap::from([("id".to_owned(), id)]);
-    match lambda_request(request, ROUTE, peer, parameters).await {
-        Ok(request) => answer(
-            ROUTE,
-            presign_download::handle(&handlers.download, request).await,
-        ),
-        Err(refused) => refused,
+    let mut response =
+        match lambda_request(&handlers, request, ROUTE, Route::Read, peer, parameters).await {
+            Ok(request) => answer(
+                ROUTE,
+                presign_download::handle(&handlers.download, request).await,
+            ),
+            Err(refused) => refused,
+        };
+    handlers.cors.decorate(origin.as_ref(), &mut response);
+    response
+}
+
+/// The local issuer's JWKS (under `JWT` authorization; no such route otherwise).
+async fn jwks(State(handlers): State<Arc<ApiHandlers>>, request: AxumRequest) -> Response {
+    match &handlers.authorization {
+        Authorization::Jwt(jwt) => json(jwt.issuer.jwks()),
+        _ => no_route(State(handlers), request).await,
     }
 }
 
-async fn not_found(request: AxumRequest) -> Response {
+/// The local issuer's OpenID discovery document (under `JWT` authorization).
+async fn discovery(State(handlers): State<Arc<ApiHandlers>>, request: AxumRequest) -> Response {
+    match &handlers.authorization {
+        Authorization::Jwt(jwt) => json(&jwt.issuer.discovery()),
+        _ => no_route(State(handlers), request).await,
+    }
+}
+
+fn json(value: &serde_json::Value) -> Response {
+    let mut response = Response::new(AxumBody::from(value.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// No route matches: a CORS preflight API Gateway answers itself, else its 404.
+async fn no_route(State(handlers): State<Arc<ApiHandlers>>, request: AxumRequest) -> Response {
+    if request.method() == Method::OPTIONS
+        && let Preflight::Answer(response) = handlers.cors.preflight(request.headers())
+    {
+        return response;
+    }
     tracing::info!(method = %request.method(), path = %request.uri().path(), status = 404, "api: no route");
     gateway_message(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#)
 }
 
 /// The request as `lambda_http` hands it to the function: the body collected (at most API
-/// Gateway's limit), payload format 2.0's request context and the route's path parameters.
+/// Gateway's limit), the request authorized, payload format 2.0's request context with the
+/// authorizer's part, and the route's path parameters.
 async fn lambda_request(
+    handlers: &ApiHandlers,
     request: AxumRequest,
     route_key: &str,
+    route: Route,
     peer: SocketAddr,
     path_parameters: HashMap<String, String>,
 ) -> Result<lambda_http::Request, Response> {
@@ -108,6 +173,13 @@ async fn lambda_request(
             r#"{"message":"Request Entity Too Large"}"#,
         )
     })?;
+    let authorizer = handlers
+        .authorization
+        .check(&parts, &bytes, route)
+        .map_err(|refusal| {
+            tracing::info!(route = route_key, status = refusal.status.as_u16(), reason = %refusal.message, "api: not authorized");
+            refusal.into_response()
+        })?;
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
@@ -115,6 +187,7 @@ async fn lambda_request(
     };
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.route_key = Some(route_key.to_owned());
+    context.authorizer = authorizer;
     context.account_id = Some("000000000000".into());
     context.stage = Some("$default".into());
     context.request_id = Some(uuid::Uuid::new_v4().to_string());

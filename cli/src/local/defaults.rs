@@ -23,7 +23,17 @@ pub struct StackDefaults {
     pub batch_size: u32,
     pub maximum_batching_window_seconds: u64,
     pub status_index: String,
+    pub pending_index: String,
     pub ttl_attribute: String,
+    pub api_authorization: String,
+    pub upload_scopes: Vec<String>,
+    pub read_scopes: Vec<String>,
+    pub cors_allowed_origins: Vec<String>,
+    pub api_cors_allowed_headers: Vec<String>,
+    pub require_sha256: bool,
+    pub max_pending_uploads: u32,
+    pub operator_arns: Vec<String>,
+    pub operator_scope: Option<String>,
 }
 
 impl StackDefaults {
@@ -41,6 +51,7 @@ mod tests {
     fn the_code_uses_the_names_terraform_provisions() {
         let defaults = StackDefaults::load().expect("infra/defaults.json parses");
         assert_eq!(defaults.status_index, claimcheck::ledger::STATUS_INDEX);
+        assert_eq!(defaults.pending_index, claimcheck::ledger::PENDING_INDEX);
         assert_eq!(defaults.ttl_attribute, claimcheck::ledger::TTL_ATTRIBUTE);
         assert_eq!(defaults.uploads_prefix, "uploads/");
         assert!(defaults.visibility_timeout_seconds >= 6 * defaults.consumer_timeout_seconds);

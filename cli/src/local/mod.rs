@@ -4,6 +4,8 @@
 //! for the redriver's reconcile pass — over the resources Terraform would create.
 
 pub mod api;
+pub mod auth;
+pub mod cors;
 pub mod defaults;
 pub mod event_source;
 pub mod poison;
@@ -42,6 +44,48 @@ impl LocalError {
     }
 }
 
+/// The API's authorization (Terraform's `api_authorization` and its settings).
+#[derive(Debug, Clone)]
+pub enum AuthSettings {
+    /// `NONE`.
+    None,
+    /// `AWS_IAM`, with the credentials local mode knows.
+    AwsIam {
+        credentials: Vec<auth::sigv4::LocalCredential>,
+    },
+    /// `JWT`, with local mode as the issuer.
+    Jwt {
+        /// Accepted audiences (`jwt_audience`).
+        audience: Vec<String>,
+        /// `upload_scopes`.
+        upload_scopes: Vec<String>,
+        /// `read_scopes`.
+        read_scopes: Vec<String>,
+    },
+}
+
+/// The audience of the tokens local mode's issuer mints.
+pub const LOCAL_AUDIENCE: &str = "claimcheck-local";
+
+impl AuthSettings {
+    /// The settings of Terraform's `api_authorization` value, with local mode's credentials
+    /// table (the standard test credentials) or audience.
+    pub fn named(name: &str, upload_scopes: &[String], read_scopes: &[String]) -> Option<Self> {
+        match name {
+            "NONE" => Some(Self::None),
+            "AWS_IAM" => Some(Self::AwsIam {
+                credentials: vec![auth::sigv4::LocalCredential::standard_test()],
+            }),
+            "JWT" => Some(Self::Jwt {
+                audience: vec![LOCAL_AUDIENCE.to_owned()],
+                upload_scopes: upload_scopes.to_vec(),
+                read_scopes: read_scopes.to_vec(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Everything local mode runs with; `from_defaults` takes Terraform's values.
 #[derive(Debug, Clone)]
 pub struct LocalSettings {
@@ -62,6 +106,18 @@ pub struct LocalSettings {
     pub pending_grace: Duration,
     /// How often the reconcile pass runs (`None`: never, only on demand).
     pub reconcile_every: Option<Duration>,
+    /// The API's authorization.
+    pub authorization: AuthSettings,
+    /// Browser origins the API allows (`cors_allowed_origins`).
+    pub cors_allowed_origins: Vec<String>,
+    /// Request headers the API's CORS configuration allows.
+    pub cors_allowed_headers: Vec<String>,
+    /// Uploads must announce their SHA-256 (`require_sha256`).
+    pub require_sha256: bool,
+    /// Unused upload URLs per caller (`max_pending_uploads`).
+    pub max_pending_uploads: u32,
+    /// Who may read every payload (`operator_arns`, `operator_scope`).
+    pub access: claimcheck::principal::AccessPolicy,
 }
 
 impl LocalSettings {
@@ -90,6 +146,25 @@ impl LocalSettings {
             queued_stall: Duration::from_secs(d.queued_stall_seconds),
             pending_grace: Duration::from_secs(3600),
             reconcile_every: Some(Duration::from_secs(15 * 60)),
+            authorization: AuthSettings::named(
+                &d.api_authorization,
+                &d.upload_scopes,
+                &d.read_scopes,
+            )
+            .ok_or_else(|| {
+                LocalError::Setup(format!(
+                    "infra/defaults.json: unknown api_authorization {:?}",
+                    d.api_authorization
+                ))
+            })?,
+            cors_allowed_origins: d.cors_allowed_origins,
+            cors_allowed_headers: d.api_cors_allowed_headers,
+            require_sha256: d.require_sha256,
+            max_pending_uploads: d.max_pending_uploads,
+            access: claimcheck::principal::AccessPolicy {
+                operator_arns: d.operator_arns,
+                operator_scope: d.operator_scope,
+            },
         })
     }
 }
@@ -113,6 +188,10 @@ impl Default for Faults {
 pub struct Running {
     pub stack: Stack,
     pub api_url: String,
+    /// The region requests are signed for.
+    pub region: String,
+    /// The API's authorization (under `JWT`, its issuer mints tokens).
+    pub authorization: auth::Authorization,
     /// The redriver, for on-demand redrive and reconcile (as `claimcheck redrive` would).
     pub redriver: Arc<redriver::Redriver>,
     tasks: Vec<JoinHandle<()>>,
@@ -129,13 +208,33 @@ impl Running {
     /// `terraform output -json`'s shape, so `claimcheck --outputs FILE` works against it.
     pub fn outputs_json(&self) -> serde_json::Value {
         let value = |v: &str| serde_json::json!({ "value": v });
-        serde_json::json!({
+        let mut outputs = serde_json::json!({
             "api_url": value(&self.api_url),
+            "api_authorization": value(self.authorization.name()),
+            "region": value(&self.region),
             "bucket": value(&self.stack.bucket),
             "queue_url": value(&self.stack.queue_url),
             "dlq_url": value(&self.stack.dlq_url),
             "table": value(&self.stack.table),
-        })
+        });
+        if let auth::Authorization::Jwt(jwt) = &self.authorization {
+            outputs["jwt_issuer"] = value(&jwt.issuer.issuer);
+        }
+        outputs
+    }
+
+    /// Under `JWT`: an access token from the local issuer for `subject` with `scopes`, valid
+    /// for an hour. `None` under the other authorizations.
+    pub fn token_for(&self, subject: &str, scopes: &[String]) -> Option<Result<String, String>> {
+        match &self.authorization {
+            auth::Authorization::Jwt(jwt) => Some(jwt.issuer.token_for(
+                subject,
+                LOCAL_AUDIENCE,
+                scopes,
+                Duration::from_secs(3600),
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -157,7 +256,33 @@ pub async fn start<P: Processor + 'static>(
         .map_err(|e| LocalError::Setup(e.to_string()))?;
     let setup = |e: &dyn std::fmt::Display| LocalError::Setup(e.to_string());
 
+    let listener = TcpListener::bind(("127.0.0.1", settings.api_port))
+        .await
+        .map_err(|e| setup(&e))?;
+    let api_url = format!("http://{}", listener.local_addr().map_err(|e| setup(&e))?);
+    let authorization = match &settings.authorization {
+        AuthSettings::None => auth::Authorization::None,
+        AuthSettings::AwsIam { credentials } => auth::Authorization::AwsIam(auth::sigv4::IamAuth {
+            region: region.clone(),
+            credentials: credentials.clone(),
+        }),
+        AuthSettings::Jwt {
+            audience,
+            upload_scopes,
+            read_scopes,
+        } => auth::Authorization::Jwt(auth::jwt::JwtAuth {
+            issuer: Arc::new(auth::jwt::LocalIssuer::generate(&api_url).map_err(|e| setup(&e))?),
+            audience: audience.clone(),
+            upload_scopes: upload_scopes.clone(),
+            read_scopes: read_scopes.clone(),
+        }),
+    };
     let handlers = api::ApiHandlers {
+        authorization: authorization.clone(),
+        cors: cors::Cors {
+            allowed_origins: settings.cors_allowed_origins.clone(),
+            allowed_headers: settings.cors_allowed_headers.clone(),
+        },
         upload: presign_upload::PresignUpload::new(
             sdk,
             presign_upload::Settings {
@@ -167,6 +292,8 @@ pub async fn start<P: Processor + 'static>(
                 max_size: settings.max_upload_bytes,
                 allowed_content_types: vec![],
                 url_lifetime: settings.upload_url_lifetime,
+                require_sha256: settings.require_sha256,
+                max_pending: settings.max_pending_uploads,
             },
         ),
         download: presign_download::PresignDownload::new(
@@ -176,13 +303,10 @@ pub async fn start<P: Processor + 'static>(
                 table: stack.table.clone(),
                 uploads_prefix: prefix.clone(),
                 url_lifetime: settings.download_url_lifetime,
+                access: settings.access.clone(),
             },
         ),
     };
-    let listener = TcpListener::bind(("127.0.0.1", settings.api_port))
-        .await
-        .map_err(|e| setup(&e))?;
-    let api_url = format!("http://{}", listener.local_addr().map_err(|e| setup(&e))?);
 
     let producer_settings = producer::Settings {
         bucket: stack.bucket.clone(),
@@ -235,7 +359,7 @@ pub async fn start<P: Processor + 'static>(
     let mapping = event_source::Mapping {
         queue_url: stack.queue_url.clone(),
         queue_arn: stack.queue_arn.clone(),
-        region,
+        region: region.clone(),
         batch_size: settings.batch_size,
         batching_window: settings.batching_window,
         timeout: settings.consumer_timeout,
@@ -254,6 +378,8 @@ pub async fn start<P: Processor + 'static>(
     Ok(Running {
         stack,
         api_url,
+        region,
+        authorization,
         redriver,
         tasks,
     })

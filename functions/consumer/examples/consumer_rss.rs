@@ -61,6 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             sha256: Some(sha),
             metadata: HashMap::new(),
             url_expires_at: 0,
+            owner: None,
+            quota_key: None,
         };
         consumer.ledger.create_pending(&payload).await?;
         consumer

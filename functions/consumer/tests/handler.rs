@@ -105,6 +105,8 @@ impl Fixture {
                 sha256: Some(sha),
                 metadata: HashMap::new(),
                 url_expires_at: 0,
+                owner: None,
+                quota_key: None,
             })
             .await
             .expect("ledger");

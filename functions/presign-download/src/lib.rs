@@ -6,6 +6,13 @@
 //! "GET", "url", "expires_at", "expires_in"} | null}`, times in epoch seconds. `download` is
 //! `null` while the object is not (or no longer) there.
 //!
+//! A payload is shown only to its owner (the principal that asked for its upload URL, see
+//! [`claimcheck::principal`]) and to the operators (`CLAIMCHECK_OPERATOR_ARNS`,
+//! `CLAIMCHECK_OPERATOR_SCOPE`); anyone else gets the same `404 not_found` as for an unknown id,
+//! so a payload's existence does not leak. A download is signed only for an object the
+//! producer admitted (never for `pending`, `quarantined` or `expired` payloads), and
+//! `last_error` is a public reason, never the raw text of an AWS error.
+//!
 //! Only what the ledger knows is ever signed: the id must be a canonical UUID (anything else,
 //! `../`, encoded slashes, another bucket's key, overlong input, is a 400), an unknown id is a
 //! 404, and a ledger item whose object is outside this bucket's uploads prefix is treated as
@@ -16,9 +23,12 @@ use std::time::Duration;
 use claimcheck::PayloadStore;
 use claimcheck::api::{DownloadLink, PayloadView, epoch_seconds};
 use claimcheck::http_api::{ApiError, json_response};
+use claimcheck::ledger::Status;
 use claimcheck::ledger::{Ledger, PayloadRecord};
 use claimcheck::object_key::KeyPrefix;
+use claimcheck::principal::{AccessPolicy, Principal};
 use claimcheck::settings::{self, SettingsError, Source};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 /// Presigned GETs live at most this long (12 h); `infra/variables.tf` validates
@@ -35,6 +45,9 @@ pub struct Settings {
     pub uploads_prefix: KeyPrefix,
     /// `CLAIMCHECK_DOWNLOAD_URL_SECONDS`, default 300
     pub url_lifetime: Duration,
+    /// `CLAIMCHECK_OPERATOR_ARNS` (comma-separated IAM user or role ARNs) and
+    /// `CLAIMCHECK_OPERATOR_SCOPE` (a JWT scope): who may read every payload.
+    pub access: AccessPolicy,
 }
 
 impl Settings {
@@ -50,6 +63,13 @@ impl Settings {
             table: settings::required(source, "CLAIMCHECK_TABLE")?,
             uploads_prefix: settings::uploads_prefix(source)?,
             url_lifetime,
+            access: AccessPolicy {
+                operator_arns: settings::list(source, "CLAIMCHECK_OPERATOR_ARNS"),
+                operator_scope: source
+                    .get("CLAIMCHECK_OPERATOR_SCOPE")
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| s.trim().to_owned()),
+            },
         })
     }
 }
@@ -109,6 +129,15 @@ async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadVi
     let Some(record) = record else {
         return Err(unknown());
     };
+    let principal = caller(request);
+    if !deps
+        .settings
+        .access
+        .may_read(&principal, record.owner.as_deref())
+    {
+        tracing::info!(payload_id = %id, "payload not shown: the caller is neither its owner nor an operator");
+        return Err(unknown());
+    }
     let settings = &deps.settings;
     let expected_key = format!("{}{id}", settings.uploads_prefix.as_str());
     if record.object.bucket != settings.bucket || record.object.key != expected_key {
@@ -121,8 +150,35 @@ async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadVi
     view.sha256 = record.sha256;
     view.created_at = epoch_seconds(record.created_at);
     view.updated_at = epoch_seconds(record.updated_at);
-    view.last_error = record.last_error;
+    view.last_error = public_reason(record.status, record.last_error.as_deref());
     Ok(view)
+}
+
+/// The caller, from API Gateway's authorizer context.
+fn caller(request: &Request) -> Principal {
+    let context = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => Some(context),
+        _ => None,
+    };
+    Principal::from_context(context)
+}
+
+/// What a caller is told about a failure: claimcheck's own words for each state. The ledger's
+/// `last_error` may hold an AWS error's or the processor's raw text (bucket names, ARNs, request
+/// ids), so it is shown only where claimcheck wrote it itself: the producer's quarantine reason
+/// (what differed from the announcement) and reconcile's expiry.
+fn public_reason(status: Status, last_error: Option<&str>) -> Option<String> {
+    let reason = match status {
+        Status::Quarantined | Status::Expired => return last_error.map(str::to_owned),
+        Status::Failed => "processing failed; it will be retried",
+        Status::Dead => {
+            "processing failed repeatedly; the payload waits in the dead-letter queue for an operator"
+        }
+        Status::Pending | Status::Queued | Status::Processing | Status::Done | Status::Redriven => {
+            return None;
+        }
+    };
+    last_error.map(|_| reason.to_owned())
 }
 
 /// A presigned GET when the object exists.
@@ -134,6 +190,15 @@ async fn presign(
         tracing::error!(payload_id = %record.id, error = %e, "could not presign the download");
         ApiError::internal()
     };
+    // Only what the producer admitted (its size and checksum checked): a pending object is
+    // unchecked, a quarantined one failed the checks.
+    let admitted = !matches!(
+        record.status,
+        Status::Pending | Status::Quarantined | Status::Expired
+    );
+    if !admitted {
+        return Ok(None);
+    }
     match deps.store.head(&record.object).await {
         Ok(_) => {}
         Err(e) if e.is_not_found() => return Ok(None),

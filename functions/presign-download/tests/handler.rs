@@ -6,6 +6,7 @@ use std::time::Duration;
 use claimcheck::PayloadPointer;
 use claimcheck::ledger::{Changes, NewPayload, Status};
 use claimcheck::object_key::KeyPrefix;
+use claimcheck::principal::AccessPolicy;
 use presign_download::{PresignDownload, Settings, handle};
 use testkit::{api_event, api_parts};
 
@@ -18,6 +19,10 @@ async fn deps() -> (testkit::Endpoint, PresignDownload) {
         table: ledger.table().to_owned(),
         uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
         url_lifetime: Duration::from_secs(300),
+        access: AccessPolicy {
+            operator_arns: vec!["arn:aws:iam::123456789012:role/operators".into()],
+            operator_scope: None,
+        },
     };
     let deps = PresignDownload::new(&aws.config_as("presign-download"), settings);
     (aws, deps)
@@ -25,6 +30,16 @@ async fn deps() -> (testkit::Endpoint, PresignDownload) {
 
 /// Records a payload in the ledger, stored at `object`.
 async fn recorded(deps: &PresignDownload, id: &str, object: PayloadPointer) {
+    recorded_for(deps, id, object, None).await;
+}
+
+/// Records a payload uploaded by `owner`.
+async fn recorded_for(
+    deps: &PresignDownload,
+    id: &str,
+    object: PayloadPointer,
+    owner: Option<&str>,
+) {
     testkit::harness_ledger(deps.ledger.table())
         .await
         .create_pending(&NewPayload {
@@ -35,9 +50,23 @@ async fn recorded(deps: &PresignDownload, id: &str, object: PayloadPointer) {
             sha256: None,
             metadata: HashMap::new(),
             url_expires_at: 0,
+            owner: owner.map(str::to_owned),
+            quota_key: None,
         })
         .await
         .expect("ledger");
+}
+
+/// Puts the payload's bytes, `hello world`, at `object`.
+async fn store(aws: &testkit::Endpoint, object: &PayloadPointer) {
+    aws.s3
+        .put_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .body(b"hello world".to_vec().into())
+        .send()
+        .await
+        .expect("put");
 }
 
 fn get(path: &str) -> lambda_http::Request {
@@ -56,14 +85,7 @@ async fn a_stored_payload_gets_its_status_and_a_download_url() {
         .transition(&id, &[Status::Pending], Status::Queued, &changes)
         .await
         .expect("queued");
-    aws.s3
-        .put_object()
-        .bucket(&object.bucket)
-        .key(&object.key)
-        .body(b"hello world".to_vec().into())
-        .send()
-        .await
-        .expect("put");
+    store(&aws, &object).await;
 
     let (status, body) = api_parts(
         "GET /payloads/{id}",
@@ -110,6 +132,92 @@ async fn a_payload_without_its_object_gets_status_but_no_url() {
     );
     assert_eq!((status, body["status"].as_str()), (200, Some("pending")));
     assert!(body["download"].is_null(), "{body}");
+}
+
+fn get_as(path: &str, user_arn: &str) -> lambda_http::Request {
+    testkit::api_event_with(
+        "GET",
+        path,
+        None,
+        None,
+        false,
+        Some(testkit::iam_authorizer(user_arn)),
+    )
+}
+
+/// Only the owner and the operators see a payload; anyone else gets the 404 of an unknown id.
+/// A quarantined object is never signed, and a failure's reason is claimcheck's own words.
+#[tokio::test]
+async fn a_payload_is_shown_to_its_owner_and_operators_only() {
+    let (aws, deps) = deps().await;
+    let alice = "arn:aws:iam::123456789012:user/alice";
+    let id = uuid::Uuid::new_v4().to_string();
+    let object = PayloadPointer::new(&deps.settings.bucket, format!("uploads/{id}"));
+    recorded_for(&deps, &id, object.clone(), Some(alice)).await;
+    store(&aws, &object).await;
+    let ledger = testkit::harness_ledger(deps.ledger.table()).await;
+    let changes = Changes {
+        last_error: Some(
+            "dispatch failure: arn:aws:sqs:us-east-1:123456789012:secret-queue".into(),
+        ),
+        ..Changes::default()
+    };
+    ledger
+        .transition(&id, &[Status::Pending], Status::Failed, &changes)
+        .await
+        .expect("failed");
+    let path = format!("/payloads/{id}");
+    let route = "GET /payloads/{id}";
+
+    let (status, body) = api_parts(route, &handle(&deps, get_as(&path, alice)).await);
+    assert_eq!(status, 200, "{body}");
+    assert!(body["download"]["url"].is_string());
+    assert_eq!(body["last_error"], "processing failed; it will be retried");
+    assert!(!body.to_string().contains("secret-queue"), "{body}");
+
+    let operator = "arn:aws:sts::123456789012:assumed-role/operators/jane";
+    let (status, _) = api_parts(route, &handle(&deps, get_as(&path, operator)).await);
+    assert_eq!(status, 200, "an operator's session reads every payload");
+
+    let unknown = api_parts(
+        route,
+        &handle(
+            &deps,
+            get_as(&format!("/payloads/{}", uuid::Uuid::new_v4()), alice),
+        )
+        .await,
+    );
+    for caller in [
+        Some("arn:aws:iam::123456789012:user/bob"),
+        Some("arn:aws:sts::123456789012:assumed-role/other/jane"),
+        None,
+    ] {
+        let request = match caller {
+            Some(arn) => get_as(&path, arn),
+            None => get(&path),
+        };
+        let (status, body) = api_parts(route, &handle(&deps, request).await);
+        assert_eq!(status, 404, "{caller:?}: {body}");
+        assert_eq!(body["error"]["code"], unknown.1["error"]["code"]);
+        assert!(!body.to_string().contains("hello"), "{body}");
+    }
+
+    // Quarantined: the object failed the producer's checks, so it is never signed.
+    let quarantined = Changes {
+        last_error: Some("size 11 does not match the announced 12".into()),
+        ..Changes::default()
+    };
+    ledger
+        .transition(&id, &[Status::Failed], Status::Quarantined, &quarantined)
+        .await
+        .expect("quarantined");
+    let (status, body) = api_parts(route, &handle(&deps, get_as(&path, alice)).await);
+    assert_eq!(status, 200);
+    assert!(body["download"].is_null(), "{body}");
+    assert_eq!(
+        body["last_error"],
+        "size 11 does not match the announced 12"
+    );
 }
 
 /// Crafted ids never get a URL: malformed ids are 400, unknown ids and ledger items that point

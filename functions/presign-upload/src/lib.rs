@@ -3,7 +3,13 @@
 //!
 //! Request (JSON, `Content-Type: application/json`, at most 16 KiB):
 //! `{"content_type": "text/csv", "content_length": 1234, "sha256": "<base64>", "metadata": {"k": "v"}}`
-//! (`sha256` and `metadata` optional, unknown fields refused).
+//! (`metadata` optional, `sha256` required unless `CLAIMCHECK_REQUIRE_SHA256=false`, unknown
+//! fields refused).
+//!
+//! The caller (API Gateway's authorizer context, [`claimcheck::principal`]) becomes the
+//! payload's owner in the ledger: only it and the operators may read the payload. Each caller
+//! may hold at most `CLAIMCHECK_MAX_PENDING_UPLOADS` upload URLs that are still valid and not
+//! yet used (`429 too_many_pending` past that).
 //!
 //! Response `201`: `{"id", "method": "PUT", "url", "headers": {..}, "expires_at", "expires_in"}`.
 //! The client sends exactly `headers` with the body. The key (`<uploads prefix><id>`) is made
@@ -13,8 +19,9 @@
 //! the ledger. Metadata is kept in the ledger, not on the object.
 //!
 //! Errors: `{"error": {"code", "message"}}` with 400 (bad JSON, wrong or missing fields, bad
-//! values), 404 (unknown route), 405 (wrong method), 413 (body too large), 415 (body not JSON),
-//! 500 (AWS failure; no internals). The URL is never logged.
+//! values, `missing_sha256`), 404 (unknown route), 405 (wrong method), 413 (body too large),
+//! 415 (body not JSON), 429 (`too_many_pending`), 500 (AWS failure; no internals). The URL is
+//! never logged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -25,9 +32,11 @@ use claimcheck::http_api::{ApiError, json_body, json_response, parse_json};
 use claimcheck::ledger::{Created, Ledger, NewPayload};
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::payload_store::PresignPut;
+use claimcheck::principal::Principal;
 use claimcheck::settings::{self, SettingsError, Source};
 use claimcheck::{PayloadPointer, PayloadStore};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 
 /// S3's single-PUT limit.
 pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
@@ -40,6 +49,9 @@ pub const MAX_METADATA_ENTRIES: usize = 16;
 /// credentials dies with the session, whatever it says; Lambda's sessions are renewed hourly or
 /// sooner). `infra/variables.tf` validates `upload_url_seconds` against the same limit.
 pub const MAX_URL_LIFETIME: Duration = Duration::from_secs(3600);
+/// The most pending uploads a caller may be allowed (`CLAIMCHECK_MAX_PENDING_UPLOADS`);
+/// `infra/variables.tf` validates `max_pending_uploads` against the same limit.
+pub const MAX_PENDING_LIMIT: u32 = 10_000;
 
 /// What the function is configured with (environment variables in Lambda).
 #[derive(Debug, Clone)]
@@ -56,6 +68,13 @@ pub struct Settings {
     pub allowed_content_types: Vec<String>,
     /// `CLAIMCHECK_UPLOAD_URL_SECONDS`, default 900, at most [`MAX_URL_LIFETIME`] (1 h)
     pub url_lifetime: Duration,
+    /// `CLAIMCHECK_REQUIRE_SHA256`, default `true`: refuse uploads that do not announce their
+    /// SHA-256 (without it S3 checks only the size, and the producer cannot tell a corrupted
+    /// upload from a good one).
+    pub require_sha256: bool,
+    /// `CLAIMCHECK_MAX_PENDING_UPLOADS`, default 100, 1 to [`MAX_PENDING_LIMIT`]: how many
+    /// upload URLs, issued and still valid but not yet used, one caller may hold.
+    pub max_pending: u32,
 }
 
 impl Settings {
@@ -75,6 +94,14 @@ impl Settings {
             900,
             MAX_URL_LIFETIME,
         )?;
+        let max_pending = settings::parsed_or(source, "CLAIMCHECK_MAX_PENDING_UPLOADS", 100u32)?;
+        if !(1..=MAX_PENDING_LIMIT).contains(&max_pending) {
+            return Err(SettingsError::Invalid {
+                name: "CLAIMCHECK_MAX_PENDING_UPLOADS",
+                value: max_pending.to_string(),
+                problem: format!("must be 1 to {MAX_PENDING_LIMIT}"),
+            });
+        }
         Ok(Self {
             bucket: settings::required(source, "CLAIMCHECK_BUCKET")?,
             table: settings::required(source, "CLAIMCHECK_TABLE")?,
@@ -85,6 +112,8 @@ impl Settings {
                 .map(|t| t.to_ascii_lowercase())
                 .collect(),
             url_lifetime,
+            require_sha256: settings::parsed_or(source, "CLAIMCHECK_REQUIRE_SHA256", true)?,
+            max_pending,
         })
     }
 }
@@ -139,7 +168,16 @@ async fn issue(deps: &PresignUpload, request: &Request) -> Result<UploadTicket, 
         validate_content_type(&upload.content_type, &settings.allowed_content_types)?;
     validate_length(upload.content_length, settings.max_size)?;
     let sha256 = upload.sha256.as_deref().map(validate_sha256).transpose()?;
+    if sha256.is_none() && settings.require_sha256 {
+        return Err(ApiError::bad_request(
+            "missing_sha256",
+            "sha256 (the base64 SHA-256 of the body) is required",
+        ));
+    }
     validate_metadata(&upload.metadata)?;
+    let principal = caller(request);
+    let quota_key = principal.quota_key();
+    check_pending_cap(deps, &quota_key).await?;
 
     let id = uuid::Uuid::new_v4().to_string();
     let object = PayloadPointer::new(
@@ -161,6 +199,8 @@ async fn issue(deps: &PresignUpload, request: &Request) -> Result<UploadTicket, 
         sha256,
         metadata: upload.metadata.into_iter().collect::<HashMap<_, _>>(),
         url_expires_at: expires_at as i64 * 1000,
+        owner: principal.owner(),
+        quota_key: Some(quota_key),
     };
     match deps.ledger.create_pending(&payload).await {
         Ok(Created::Created) => {}
@@ -182,6 +222,39 @@ async fn issue(deps: &PresignUpload, request: &Request) -> Result<UploadTicket, 
         expires_at,
         settings.url_lifetime.as_secs(),
     ))
+}
+
+/// The caller, from API Gateway's authorizer context.
+fn caller(request: &Request) -> Principal {
+    let context = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => Some(context),
+        _ => None,
+    };
+    Principal::from_context(context)
+}
+
+/// `429 too_many_pending` when the caller holds its maximum of unused upload URLs.
+async fn check_pending_cap(deps: &PresignUpload, quota_key: &str) -> Result<(), ApiError> {
+    let cap = deps.settings.max_pending;
+    let pending = deps
+        .ledger
+        .count_pending(quota_key, deps.ledger.now(), cap)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not count the caller's pending uploads");
+            ApiError::internal()
+        })?;
+    if pending >= cap {
+        tracing::warn!(pending, cap, "upload refused: too many pending uploads");
+        return Err(ApiError::new(
+            429,
+            "too_many_pending",
+            format!(
+                "{pending} upload URLs issued to this caller are unused and still valid (at most {cap}); upload to them or let them expire"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A media type `type/subtype` (optionally with parameters), lower-cased, and allowed.

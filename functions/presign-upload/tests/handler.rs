@@ -45,9 +45,99 @@ async fn deps(max_size: u64, allowed: &str) -> (testkit::Endpoint, PresignUpload
             .map(str::to_owned)
             .collect(),
         url_lifetime: Duration::from_secs(900),
+        // Off here so each bad-input case meets its own check; on by default (tested below).
+        require_sha256: false,
+        max_pending: 100,
     };
     let deps = PresignUpload::new(&aws.config_as("presign-upload"), settings);
     (aws, deps)
+}
+
+/// A `POST /uploads` from the IAM principal `user_arn`.
+fn post_as(user_arn: &str, body: &str) -> Request {
+    testkit::api_event_with(
+        "POST",
+        "/uploads",
+        Some("application/json"),
+        Some(body),
+        false,
+        Some(testkit::iam_authorizer(user_arn)),
+    )
+}
+
+const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+const BOB: &str = "arn:aws:iam::123456789012:user/bob";
+
+#[tokio::test]
+async fn the_sha256_is_required_by_default() {
+    use std::collections::HashMap;
+    let env = HashMap::from([("CLAIMCHECK_BUCKET", "b"), ("CLAIMCHECK_TABLE", "t")]);
+    assert!(
+        Settings::from_source(&env)
+            .expect("defaults")
+            .require_sha256
+    );
+    let (aws, mut deps) = deps(1 << 20, "").await;
+    deps.settings.require_sha256 = true;
+    let body = json!({"content_type": "text/plain", "content_length": 5});
+    let (status, response) = testkit::api_parts(
+        "POST /uploads",
+        &handle(&deps, post(&body.to_string())).await,
+    );
+    assert_eq!(
+        (status, response["error"]["code"].as_str()),
+        (400, Some("missing_sha256"))
+    );
+    assert!(aws.keys(&deps.settings.bucket).await.is_empty());
+    let items = testkit::harness_ledger(deps.ledger.table())
+        .await
+        .list_by_status(Status::Pending, i64::MAX, 10, None)
+        .await
+        .expect("list");
+    assert!(items.records.is_empty(), "nothing recorded");
+}
+
+/// The caller becomes the payload's owner; each caller may hold `max_pending` unused upload
+/// URLs, and a payload that leaves `pending` frees its place.
+#[tokio::test]
+async fn callers_own_their_uploads_and_their_pending_uploads_are_capped() {
+    let (_aws, mut deps) = deps(1 << 20, "").await;
+    deps.settings.max_pending = 2;
+    let body = json!({"content_type": "text/plain", "content_length": 5}).to_string();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (status, response) =
+            testkit::api_parts("POST /uploads", &handle(&deps, post_as(ALICE, &body)).await);
+        assert_eq!(status, 201, "{response}");
+        ids.push(response["id"].as_str().expect("id").to_owned());
+    }
+    let (status, response) =
+        testkit::api_parts("POST /uploads", &handle(&deps, post_as(ALICE, &body)).await);
+    assert_eq!(
+        (status, response["error"]["code"].as_str()),
+        (429, Some("too_many_pending")),
+        "{response}"
+    );
+    // Another caller has its own allowance.
+    let (status, _) =
+        testkit::api_parts("POST /uploads", &handle(&deps, post_as(BOB, &body)).await);
+    assert_eq!(status, 201);
+
+    let ledger = testkit::harness_ledger(deps.ledger.table()).await;
+    let record = ledger.get(&ids[0]).await.expect("get").expect("recorded");
+    assert_eq!(record.owner.as_deref(), Some(ALICE));
+    ledger
+        .transition(
+            &ids[0],
+            &[Status::Pending],
+            Status::Queued,
+            &claimcheck::ledger::Changes::default(),
+        )
+        .await
+        .expect("queued");
+    let (status, response) =
+        testkit::api_parts("POST /uploads", &handle(&deps, post_as(ALICE, &body)).await);
+    assert_eq!(status, 201, "a queued payload no longer counts: {response}");
 }
 
 #[tokio::test]

@@ -67,6 +67,8 @@ impl Fixture {
                 sha256,
                 metadata: HashMap::new(),
                 url_expires_at: 0,
+                owner: None,
+                quota_key: None,
             })
             .await
             .expect("ledger");
@@ -129,6 +131,8 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
             sha256: Some(sha.clone()),
             metadata: HashMap::new(),
             url_expires_at: f.ledger.now() + 900_000,
+            owner: None,
+            quota_key: None,
         })
         .await
         .expect("ledger");

@@ -82,6 +82,8 @@ async fn payload(f: &Fixture, status: Status, uploaded: bool, url_expires_at: i6
             sha256: None,
             metadata: HashMap::new(),
             url_expires_at,
+            owner: None,
+            quota_key: None,
         })
         .await
         .expect("create");
