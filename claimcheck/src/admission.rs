@@ -430,6 +430,7 @@ mod tests {
             sha256: sha256.map(str::to_owned),
             metadata: Default::default(),
             attempts: 0,
+            redrives: 0,
             last_error: None,
             owner: None,
             lease_owner: None,

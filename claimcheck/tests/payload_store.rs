@@ -286,6 +286,49 @@ async fn presigned_put_signs_type_length_and_checksum_and_uploads() {
     assert_eq!(response.bytes().await.expect("body").to_vec(), data);
 }
 
+/// Guard against the SDK baking a default checksum into presigned PUTs (aws-sdk-rust did so
+/// twice; uploads then fail with BadDigest): a URL without a declared SHA-256 signs exactly the
+/// headers the store declares and returns, carries no checksum parameter of its own, and an
+/// upload with only those headers succeeds.
+#[tokio::test]
+async fn presigned_put_without_a_checksum_signs_only_the_declared_headers() {
+    let aws = endpoint().await;
+    let bucket = aws.bucket().await;
+    let store = PayloadStore::new(aws.s3.clone());
+    let object = PayloadPointer::new(&bucket, "uploads/no-checksum");
+    let data = pseudo_random(1000, 9);
+    let put = PresignPut::new("text/plain", data.len() as u64, Duration::from_secs(60));
+    let presigned = store.presign_put(&object, &put).await.expect("presign");
+    let url = reqwest::Url::parse(&presigned.url).expect("url");
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let mut signed: Vec<&str> = query["X-Amz-SignedHeaders"].split(';').collect();
+    signed.sort_unstable();
+    assert_eq!(
+        signed,
+        ["content-length", "content-type", "host", "if-none-match"]
+    );
+    let mut declared: Vec<&str> = presigned.headers.iter().map(|(n, _)| n.as_str()).collect();
+    declared.push("host");
+    declared.sort_unstable();
+    assert_eq!(
+        signed, declared,
+        "every signed header is one the caller is told to send"
+    );
+    let checksum_parameters: Vec<&String> = query
+        .keys()
+        .filter(|k| k.to_ascii_lowercase().contains("checksum"))
+        .collect();
+    assert!(checksum_parameters.is_empty(), "{checksum_parameters:?}");
+
+    let mut request = reqwest::Client::new().put(url).body(data.clone());
+    for (name, value) in &presigned.headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("upload");
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(read_all(&store, &object).await, data);
+}
+
 /// Object tags and SSE-KMS reach S3 on both paths (one PUT, multipart); the endpoint stores
 /// both and reports them back, as S3 does.
 #[tokio::test]

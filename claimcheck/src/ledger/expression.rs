@@ -61,8 +61,15 @@ impl Update {
             set("lease_expires_at", n(*until));
         }
         let mut expression = format!("SET {}", sets.join(", "));
-        if changes.count_attempt {
-            expression.push_str(" ADD attempts :one");
+        let counters: Vec<&str> = [
+            ("attempts :one", changes.count_attempt),
+            ("redrives :one", changes.count_redrive),
+        ]
+        .into_iter()
+        .filter_map(|(add, wanted)| wanted.then_some(add))
+        .collect();
+        if !counters.is_empty() {
+            expression.push_str(&format!(" ADD {}", counters.join(", ")));
             values.insert(":one".into(), n(1));
         }
         let mut removes = Vec::new();

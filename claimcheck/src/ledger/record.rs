@@ -30,6 +30,9 @@ pub struct PayloadRecord {
     pub metadata: HashMap<String, String>,
     /// How many times a consumer has claimed the payload.
     pub attempts: u32,
+    /// How many times the payload's message was sent back from the DLQ: the redrive limit's
+    /// count, kept here so a message needs no attribute (or byte) more for it.
+    pub redrives: u32,
     /// Why the last attempt or step failed, when one did.
     pub last_error: Option<String>,
     /// Who asked for the upload URL (`claimcheck::principal::Principal::owner`): the only
@@ -97,6 +100,8 @@ pub struct Changes {
     pub release_lease: bool,
     /// Atomically adds one to `attempts`.
     pub count_attempt: bool,
+    /// Atomically adds one to `redrives`.
+    pub count_redrive: bool,
 }
 
 /// The DynamoDB item of a payload: one attribute per field, absent ones omitted. Times are
@@ -118,6 +123,8 @@ pub(super) struct LedgerItem {
     pub metadata: HashMap<String, String>,
     #[serde(default)]
     pub attempts: u32,
+    #[serde(default)]
+    pub redrives: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +166,7 @@ impl LedgerItem {
             sha256: payload.sha256.clone(),
             metadata: payload.metadata.clone(),
             attempts: 0,
+            redrives: 0,
             last_error: None,
             owner: payload.owner.clone(),
             pending_owner: payload.quota_key.clone(),
@@ -205,6 +213,7 @@ pub(super) fn decode(item: Item) -> Result<PayloadRecord, LedgerError> {
         sha256: stored.sha256,
         metadata: stored.metadata,
         attempts: stored.attempts,
+        redrives: stored.redrives,
         last_error: stored.last_error,
         owner: stored.owner,
         lease_owner: stored.lease_owner,

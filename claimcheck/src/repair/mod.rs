@@ -275,9 +275,6 @@ pub enum RepairError {
     /// A message attribute could not be built.
     #[error("invalid message attribute: {0}")]
     Attribute(String),
-    /// The message has no room for the redrive-count attribute.
-    #[error("no room for the redrive-count attribute ({0} attributes already)")]
-    NoRoomForAttribute(usize),
     /// A ledger read or write failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),

@@ -14,7 +14,9 @@ use crate::ledger::{Changes, PayloadRecord, Status, Transition};
 use crate::message_attributes::{PARK_REASON, PAYLOAD_ID, REDRIVE_COUNT};
 use crate::sdk_error::SdkFailure;
 use crate::size_attribute::is_reserved;
-use crate::sqs_limits::{MAX_BATCH_ENTRIES, MAX_MESSAGE_ATTRIBUTES as MAX_ATTRIBUTES};
+use crate::sqs_limits::{
+    MAX_BATCH_ENTRIES, MAX_MESSAGE_ATTRIBUTES as MAX_ATTRIBUTES, MAX_MESSAGE_BYTES,
+};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, Message, MessageAttributeValue,
     MessageSystemAttributeName,
@@ -190,7 +192,7 @@ async fn inspect(deps: &Repairer, message: Message) -> Parked {
             .and_then(|v| v.string_value.clone())
     };
     let payload_id = attribute(PAYLOAD_ID);
-    let redrive_count = attribute(REDRIVE_COUNT)
+    let counted: u32 = attribute(REDRIVE_COUNT)
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     let (record, ledger_error) = match &payload_id {
@@ -200,6 +202,8 @@ async fn inspect(deps: &Repairer, message: Message) -> Parked {
         },
         None => (None, None),
     };
+    // The ledger's count holds where the message had no room for the attribute.
+    let redrive_count = counted.max(record.as_ref().map_or(0, |r| r.redrives));
     Parked {
         message,
         payload_id,
@@ -342,9 +346,13 @@ async fn send_back(deps: &Repairer, parked: &Parked) -> (Verdict, String) {
     let message = &parked.message;
     if let Some(id) = &parked.payload_id {
         let from = Status::IN_DLQ;
+        let counted = Changes {
+            count_redrive: true,
+            ..Changes::default()
+        };
         match deps
             .ledger
-            .transition(id, &from, Status::Redriven, &Changes::default())
+            .transition(id, &from, Status::Redriven, &counted)
             .await
         {
             Ok(Transition::Applied(_)) | Ok(Transition::Rejected(None)) => {}
@@ -390,23 +398,34 @@ async fn send_back(deps: &Repairer, parked: &Parked) -> (Verdict, String) {
     }
 }
 
-/// Sends the message to the work queue: same body, same attributes, one more redrive.
+/// Sends the message to the work queue: same body, the application's attributes, and the
+/// redrive count as an attribute when it fits. Our park reason stays behind (the message is no
+/// longer parked; the ledger keeps the reason). The count never takes an 11th attribute or
+/// grows the message past SQS's size limit: a payload's count is kept by the ledger, and a
+/// message without a ledger item and without room goes back uncounted (logged).
 async fn send(deps: &Repairer, parked: &Parked) -> Result<(), RepairError> {
     let message = &parked.message;
     let mut attributes: HashMap<String, MessageAttributeValue> =
         message.message_attributes.clone().unwrap_or_default();
-    let count = MessageAttributeValue::builder()
-        .data_type("Number")
-        .string_value((parked.redrive_count + 1).to_string())
-        .build()
-        .map_err(|e| RepairError::Attribute(e.to_string()))?;
-    attributes.insert(REDRIVE_COUNT.into(), count);
-    if attributes.len() > MAX_ATTRIBUTES {
-        // Our own park reason makes room for the count; the application's attributes stay.
-        attributes.remove(PARK_REASON);
-    }
-    if attributes.len() > MAX_ATTRIBUTES {
-        return Err(RepairError::NoRoomForAttribute(MAX_ATTRIBUTES));
+    attributes.remove(PARK_REASON);
+    attributes.remove(REDRIVE_COUNT);
+    let count = (parked.redrive_count + 1).to_string();
+    let body = message.body().unwrap_or_default();
+    let room = attributes.len() < MAX_ATTRIBUTES
+        && message_size(body, &attributes) + REDRIVE_COUNT.len() + "Number".len() + count.len()
+            <= MAX_MESSAGE_BYTES;
+    if room {
+        let count = MessageAttributeValue::builder()
+            .data_type("Number")
+            .string_value(count)
+            .build()
+            .map_err(|e| RepairError::Attribute(e.to_string()))?;
+        attributes.insert(REDRIVE_COUNT.into(), count);
+    } else if parked.payload_id.is_none() {
+        tracing::warn!(
+            message_id = message.message_id().unwrap_or_default(),
+            "no room on the message for the redrive count and no ledger item to keep it: redriven uncounted"
+        );
     }
     let queue_url = deps.queue_url();
     let fifo = queue_url.ends_with(".fifo");
@@ -421,7 +440,7 @@ async fn send(deps: &Repairer, parked: &Parked) -> Result<(), RepairError> {
         .send_message()
         .queue_url(queue_url)
         .message_body(message.body().unwrap_or_default())
-        .set_message_attributes(Some(attributes))
+        .set_message_attributes((!attributes.is_empty()).then_some(attributes))
         .set_message_group_id(
             fifo.then(|| system(MessageSystemAttributeName::MessageGroupId))
                 .flatten(),
@@ -437,6 +456,21 @@ async fn send(deps: &Repairer, parked: &Parked) -> Result<(), RepairError> {
         .await
         .map(|_| ())
         .map_err(|e| RepairError::sqs("SendMessage", &e))
+}
+
+/// A message's size as SQS counts it against its limit: the body plus each attribute's name,
+/// data type and value. (Source: Amazon SQS Developer Guide, "Amazon SQS message attributes".)
+fn message_size(body: &str, attributes: &HashMap<String, MessageAttributeValue>) -> usize {
+    body.len()
+        + attributes
+            .iter()
+            .map(|(name, value)| {
+                name.len()
+                    + value.data_type().len()
+                    + value.string_value().map_or(0, str::len)
+                    + value.binary_value().map_or(0, |b| b.as_ref().len())
+            })
+            .sum::<usize>()
 }
 
 async fn delete(deps: &Repairer, message: &Message) -> Result<(), RepairError> {

@@ -48,22 +48,50 @@ pub async fn run<P: Processor + 'static>(
             );
             continue;
         };
-        let failed: HashSet<String> = response
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::warn!(records = batch.len(), error = %e, "event source: invocation failed; nothing deleted");
+                continue;
+            }
+        };
+        let failed: Vec<String> = response
             .batch_item_failures
             .into_iter()
             .map(|f| f.item_identifier)
             .collect();
-        let done: Vec<&Message> = batch
-            .iter()
-            .filter(|m| !failed.contains(m.message_id().unwrap_or_default()))
-            .collect();
+        let Some(done) = succeeded(&batch, &failed) else {
+            tracing::warn!(
+                records = batch.len(),
+                "event source: a batch item failure names no record of the batch; the whole batch failed, nothing deleted"
+            );
+            continue;
+        };
         tracing::info!(
             records = batch.len(),
-            failed = failed.len(),
+            failed = batch.len() - done.len(),
             "event source: batch invoked"
         );
         delete(&sqs, &mapping.queue_url, &done).await;
     }
+}
+
+/// The records to delete after an invocation that reported `failed` (batch item failures'
+/// `itemIdentifier`s), or `None` when the whole batch failed: Lambda fails the whole batch when a
+/// failure names no record of it (an empty or unknown identifier), and then nothing is deleted
+/// and every record comes back. (Source: AWS, "Handling errors for an SQS event source in
+/// Lambda", partial batch responses.)
+fn succeeded<'a>(batch: &'a [Message], failed: &[String]) -> Option<Vec<&'a Message>> {
+    let ids: HashSet<&str> = batch.iter().filter_map(Message::message_id).collect();
+    if failed.iter().any(|id| !ids.contains(id.as_str())) {
+        return None;
+    }
+    Some(
+        batch
+            .iter()
+            .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
+            .collect(),
+    )
 }
 
 /// One batch: up to the batch size, waiting at most the batching window once something came.
@@ -185,5 +213,45 @@ async fn delete(sqs: &aws_sdk_sqs::Client, queue_url: &str, done: &[&Message]) {
                 tracing::warn!(error = %claimcheck::sdk_error::SdkFailure::of(&e).message, "event source: delete failed; the batch will be delivered again");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> Message {
+        Message::builder().message_id(id).build()
+    }
+
+    #[test]
+    fn a_failure_naming_no_record_fails_the_whole_batch() {
+        let batch = [message("m1"), message("m2"), message("m3")];
+        fn ids(done: Option<Vec<&Message>>) -> Option<Vec<String>> {
+            done.map(|d| {
+                d.iter()
+                    .filter_map(|m| m.message_id())
+                    .map(str::to_owned)
+                    .collect()
+            })
+        }
+        assert_eq!(
+            ids(succeeded(&batch, &[])),
+            Some(vec!["m1".to_owned(), "m2".into(), "m3".into()])
+        );
+        assert_eq!(
+            ids(succeeded(&batch, &["m2".into()])),
+            Some(vec!["m1".to_owned(), "m3".into()])
+        );
+        assert_eq!(
+            ids(succeeded(&batch, &["".into()])),
+            None,
+            "an empty identifier"
+        );
+        assert_eq!(
+            ids(succeeded(&batch, &["m2".into(), "m9".into()])),
+            None,
+            "an identifier of no record"
+        );
     }
 }

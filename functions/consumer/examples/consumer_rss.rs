@@ -98,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             event,
             SystemTime::now() + Duration::from_secs(900),
         )
-        .await;
+        .await?;
         let elapsed = started.elapsed().as_secs_f64();
         let peak = testkit::peak_rss_mib();
         let status = consumer.ledger.get(&id).await?.map(|r| r.status);

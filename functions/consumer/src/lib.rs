@@ -29,6 +29,7 @@ use claimcheck::ledger::{Changes, Ledger, PayloadRecord, Status, Transition};
 use claimcheck::message_attributes::to_sdk_map;
 use claimcheck::processor::{Body, Outcome, PayloadMeta, Processor};
 use claimcheck::settings::{self, SettingsError, Source};
+use claimcheck::sqs_limits;
 use claimcheck::{
     ClientError, ExtendedClient, ExtendedClientConfig, MessageAttribute, PayloadStore,
 };
@@ -128,12 +129,35 @@ impl Handled {
     }
 }
 
-/// Handles a batch; the response lists the records to retry.
+/// A batch the consumer refuses whole: Lambda then retries every record of it.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// A record has no message id, so no batch item failure could name it: reporting an empty
+    /// `itemIdentifier` makes Lambda fail the whole batch anyway, so the consumer says so
+    /// itself, before processing anything.
+    #[error("record {index} of the batch has no message id; the whole batch is retried")]
+    MissingMessageId {
+        /// The record's position in the batch.
+        index: usize,
+    },
+}
+
+/// Handles a batch; the response lists the records to retry (by message id, never empty).
+///
+/// # Errors
+/// [`BatchError`] when the batch cannot be answered record by record; nothing was processed.
 pub async fn handle<P: Processor>(
     deps: &Consumer<P>,
     event: SqsEvent,
     deadline: SystemTime,
-) -> SqsBatchResponse {
+) -> Result<SqsBatchResponse, BatchError> {
+    if let Some(index) = event
+        .records
+        .iter()
+        .position(|r| r.message_id.as_deref().is_none_or(str::is_empty))
+    {
+        return Err(BatchError::MissingMessageId { index });
+    }
     let mut response = SqsBatchResponse::default();
     let fifo = event
         .records
@@ -160,7 +184,7 @@ pub async fn handle<P: Processor>(
             response.add_failure(id);
         }
     }
-    response
+    Ok(response)
 }
 
 async fn consume<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handled {
@@ -309,6 +333,19 @@ async fn unresolvable<P: Processor>(
         .get(PAYLOAD_ID_ATTRIBUTE)
         .and_then(MessageAttribute::as_str)
         .map(str::to_owned);
+    // The ledger before S3: a payload the ledger knows is done is acknowledged as done, whatever
+    // became of its object (deleted after done, or expired) — a duplicate copy of its pointer
+    // is not a failure.
+    if let Some(id) = &payload_id {
+        match deps.ledger.get(id).await {
+            Ok(Some(record)) if record.status == Status::Done => return Handled::AlreadyDone,
+            Ok(_) => {}
+            Err(e) if e.is_transient() => return Handled::Retry(e.to_string()),
+            Err(e) => {
+                tracing::warn!(payload_id = %id, error = %e, "cannot read the ledger item of an unresolvable message");
+            }
+        }
+    }
     park(
         deps,
         record,
@@ -327,10 +364,23 @@ async fn park<P: Processor>(
     reason: String,
 ) -> Handled {
     let mut attributes = record_attributes(record);
-    if attributes.len() < 10 {
-        attributes.insert(
-            PARK_REASON_ATTRIBUTE.to_owned(),
-            MessageAttribute::string(truncate(&reason, 1024)),
+    // The reason rides along only where it fits: never an 11th attribute, never past SQS's
+    // size limit (the message must stay sendable). Otherwise the ledger (for our payloads) and
+    // this log keep it.
+    let noted = MessageAttribute::string(truncate(&reason, 1024));
+    let body_len = record.body.as_deref().map_or(0, str::len);
+    let size = body_len
+        + claimcheck::message_attributes::attributes_wire_size(&attributes)
+        + noted.wire_size(PARK_REASON_ATTRIBUTE);
+    if attributes.len() < sqs_limits::MAX_MESSAGE_ATTRIBUTES
+        && size <= sqs_limits::MAX_MESSAGE_BYTES
+    {
+        attributes.insert(PARK_REASON_ATTRIBUTE.to_owned(), noted);
+    } else {
+        tracing::warn!(
+            message_id = ?record.message_id,
+            %reason,
+            "no room on the message for the park reason: parked without it"
         );
     }
     let attributes = match to_sdk_map(&attributes) {

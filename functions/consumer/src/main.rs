@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let deps = &deps;
         let deadline = event.context.deadline();
-        async move { Ok::<_, Error>(handle(deps, event.payload, deadline).await) }
+        async move { Ok::<_, Error>(handle(deps, event.payload, deadline).await?) }
     }))
     .await
 }

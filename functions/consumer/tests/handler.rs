@@ -259,7 +259,9 @@ async fn a_mixed_batch_reports_exactly_the_right_failures() {
     let counts = HashMap::from([(last_try.clone(), 5)]);
     let (event, ids) = f.event(&counts).await;
     assert_eq!(event.records.len(), 10);
-    let response = handle(&f.consumer, event, far_deadline()).await;
+    let response = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
     let mut failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -344,7 +346,9 @@ async fn a_fifo_batch_stops_at_the_first_failure() {
             .iter()
             .position(|id| **id == ids[r.message_id.as_deref().unwrap_or("")])
     });
-    let response = handle(&f.consumer, event, far_deadline()).await;
+    let response = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -367,7 +371,8 @@ async fn near_the_deadline_no_record_is_started() {
         event,
         SystemTime::now() + Duration::from_secs(2),
     )
-    .await;
+    .await
+    .expect("a well-formed batch");
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(f.status(&id).await, Status::Queued, "untouched");
     assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 0);
@@ -382,7 +387,9 @@ async fn a_payload_leased_by_a_live_invocation_is_retried_later() {
         .await
         .expect("claim");
     let (event, _) = f.event(&HashMap::new()).await;
-    let response = handle(&f.consumer, event, far_deadline()).await;
+    let response = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(f.status(&id).await, Status::Processing);
 }
@@ -396,6 +403,7 @@ async fn duplicates_are_recognised_by_payload_not_message_id() {
     assert!(
         handle(&f.consumer, event.clone(), far_deadline())
             .await
+            .expect("a well-formed batch")
             .batch_item_failures
             .is_empty()
     );
@@ -404,6 +412,7 @@ async fn duplicates_are_recognised_by_payload_not_message_id() {
     assert!(
         handle(&f.consumer, copy, far_deadline())
             .await
+            .expect("a well-formed batch")
             .batch_item_failures
             .is_empty()
     );
@@ -432,7 +441,9 @@ async fn messages_from_the_official_python_client_are_consumed() {
         path,
     ]);
     let (event, _) = f.event(&HashMap::new()).await;
-    let response = handle(&f.consumer, event, far_deadline()).await;
+    let response = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 1);
     assert!(f.aws.peek(&f.dlq).await.is_empty());
@@ -455,7 +466,9 @@ async fn a_crashed_invocations_lease_is_taken_over_after_it_expires() {
     let (event, _) = f.event(&HashMap::new()).await;
 
     now.fetch_add(30_000, Ordering::SeqCst);
-    let early = handle(&f.consumer, event.clone(), far_deadline()).await;
+    let early = handle(&f.consumer, event.clone(), far_deadline())
+        .await
+        .expect("a well-formed batch");
     assert_eq!(
         early.batch_item_failures.len(),
         1,
@@ -464,7 +477,9 @@ async fn a_crashed_invocations_lease_is_taken_over_after_it_expires() {
     assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 0);
 
     now.fetch_add(31_000, Ordering::SeqCst);
-    let late = handle(&f.consumer, event, far_deadline()).await;
+    let late = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
     assert!(late.batch_item_failures.is_empty());
     let record = f
         .consumer
@@ -484,12 +499,50 @@ async fn done_payloads_are_kept_or_deleted_by_setting() {
         let id = f.queued_payload(b"cleanup", None).await;
         let (event, _) = f.event(&HashMap::new()).await;
         assert!(
-            handle(&f.consumer, event, far_deadline())
+            handle(&f.consumer, event.clone(), far_deadline())
                 .await
+                .expect("a well-formed batch")
                 .batch_item_failures
                 .is_empty()
         );
         let keys = f.aws.keys(f.bucket()).await;
         assert_eq!(keys.is_empty(), delete_after_done, "{keys:?} for id {id}");
+        // A second copy of the pointer (a duplicate delivery, or reconcile re-sending): the
+        // ledger says done, so it is acknowledged as done, whatever S3 says — never parked as
+        // "payload object does not exist" (issue 15, case 2).
+        assert!(
+            handle(&f.consumer, event, far_deadline())
+                .await
+                .expect("a well-formed batch")
+                .batch_item_failures
+                .is_empty()
+        );
+        assert!(f.aws.peek(&f.dlq).await.is_empty(), "nothing dead-lettered");
+        assert_eq!(f.status(&id).await, Status::Done);
+        assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 1);
     }
+}
+
+/// A record without a message id could only be reported with an empty `itemIdentifier`, which
+/// makes Lambda fail the whole batch: the consumer fails it itself, before processing anything.
+#[tokio::test]
+async fn a_record_without_a_message_id_fails_the_whole_batch_untouched() {
+    let f = fixture().await;
+    let first = f.queued_payload(b"first", None).await;
+    f.queued_payload(b"second", None).await;
+    let (mut event, _) = f.event(&HashMap::new()).await;
+    assert_eq!(event.records.len(), 2);
+    event.records[1].message_id = None;
+    let refused = handle(&f.consumer, event.clone(), far_deadline()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(consumer::BatchError::MissingMessageId { index: 1 })
+        ),
+        "{refused:?}"
+    );
+    event.records[1].message_id = Some(String::new());
+    assert!(handle(&f.consumer, event, far_deadline()).await.is_err());
+    assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(f.status(&first).await, Status::Queued, "nothing claimed");
 }

@@ -703,3 +703,85 @@ async fn native_marks_dead_payloads_and_starts_a_move_task() {
     let message = failed.expect_err("refused").to_string();
     assert!(message.contains("StartMessageMoveTask"), "{message}");
 }
+
+/// Issue 15, case 4: DLQ messages that already carry SQS's maximum of 10 attributes (`hello`
+/// with `a0`…`a9`; a pointer of ours with its size attribute, its payload id and 8 of the
+/// application's) are redriven and parked like any other. No 11th attribute is ever added;
+/// a payload's redrive count lives in the ledger, so the limit still holds.
+#[tokio::test]
+async fn messages_with_ten_attributes_are_redriven_and_parked_like_any_other() {
+    let f = fixture().await; // max_redrives = 2
+    let id = payload(&f, Status::Dead, true, 0).await;
+    let pointer = PayloadPointer::new(f.bucket(), format!("uploads/{id}")).to_body();
+    let mut ours: HashMap<String, MessageAttributeValue> = HashMap::from([
+        ("ExtendedPayloadSize".to_owned(), string("44", "Number")),
+        (PAYLOAD_ID.to_owned(), string(&id, "String")),
+    ]);
+    for i in 0..8 {
+        ours.insert(format!("b{i}"), string("x", "String"));
+    }
+    let plain: HashMap<String, MessageAttributeValue> = (0..10)
+        .map(|i| (format!("a{i}"), string("v", "String")))
+        .collect();
+    let to_dlq = |body: String, attributes: HashMap<String, MessageAttributeValue>| {
+        f.aws
+            .sqs
+            .send_message()
+            .queue_url(f.dlq())
+            .message_body(body)
+            .set_message_attributes(Some(attributes))
+            .send()
+    };
+    to_dlq("hello".into(), plain.clone()).await.expect("plain");
+    to_dlq(pointer.clone(), ours.clone()).await.expect("ours");
+
+    for round in 1..=2u32 {
+        let stats = redrive_stats(&run(&f, Request::default()).await);
+        assert_eq!(
+            (stats.redriven, stats.failed),
+            (2, 0),
+            "round {round}: {stats:?}"
+        );
+        let back = drain(&f, f.queue()).await;
+        assert_eq!(back.len(), 2);
+        for message in &back {
+            let attributes = message.message_attributes.as_ref().expect("attributes");
+            assert_eq!(attributes.len(), 10, "never an 11th attribute");
+            assert!(!attributes.contains_key(REDRIVE_COUNT));
+        }
+        let record = f.ledger.get(&id).await.expect("get").expect("item");
+        assert_eq!((record.status, record.redrives), (Status::Redriven, round));
+        // Both fail again: the work queue's redrive policy moves them back, unchanged.
+        f.ledger
+            .transition(&id, &[Status::Redriven], Status::Dead, &Changes::default())
+            .await
+            .expect("dead again");
+        to_dlq("hello".into(), plain.clone()).await.expect("plain");
+        to_dlq(pointer.clone(), ours.clone()).await.expect("ours");
+    }
+
+    // Redriven twice (the limit): ours stays parked, its count and reason in the ledger. The
+    // plain message has neither room nor a ledger item for a count: it goes back (logged).
+    let stats = redrive_stats(&run(&f, Request::default()).await);
+    assert_eq!(
+        (stats.redriven, stats.parked, stats.failed),
+        (1, 1, 0),
+        "{stats:?}"
+    );
+    let parked = drain(&f, f.dlq()).await;
+    assert_eq!(parked.len(), 1);
+    assert_eq!(attribute(&parked[0], PAYLOAD_ID), Some(id.as_str()));
+    assert_eq!(
+        parked[0].message_attributes.as_ref().map(HashMap::len),
+        Some(10)
+    );
+    let record = f.ledger.get(&id).await.expect("get").expect("item");
+    assert_eq!(record.status, Status::Dead);
+    assert!(
+        record
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("redriven 2 times")),
+        "{record:?}"
+    );
+}
