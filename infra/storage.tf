@@ -102,7 +102,7 @@ resource "aws_s3_bucket_cors_configuration" "payloads" {
   cors_rule {
     allowed_methods = ["PUT", "GET"]
     allowed_origins = var.cors_allowed_origins
-    allowed_headers = ["content-type", "content-length", "if-none-match", "x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm"]
+    allowed_headers = local.defaults.bucket_cors_allowed_headers
     expose_headers  = ["etag"]
     max_age_seconds = 3600
   }

@@ -39,6 +39,17 @@ impl ApiError {
         Self::new(400, code, message)
     }
 
+    /// `403 no_identity`: API Gateway's authorizer let the caller in without naming it (an IAM
+    /// context without `userArn`, a token without `iss` or `sub`), so it could own nothing
+    /// (see `crate::principal`).
+    pub fn no_identity() -> Self {
+        Self::new(
+            403,
+            "no_identity",
+            "the caller has no identity (an IAM userArn, or a token with iss and sub)",
+        )
+    }
+
     /// An unexpected failure: the details go to the log, not to the client.
     pub fn internal() -> Self {
         Self::new(

@@ -38,16 +38,24 @@ pub enum Principal {
         /// `requestContext.http.sourceIp`, when given.
         source_ip: Option<String>,
     },
+    /// An authorizer let the request through but named nobody (an IAM context without a
+    /// `userArn`, a token without `iss` or `sub`, a Lambda authorizer's context): such a caller
+    /// can own nothing and read nothing.
+    Unidentified,
 }
 
 impl Principal {
     /// The caller of a request with this context: IAM when `authorizer.iam.userArn` is set,
-    /// JWT when `authorizer.jwt.claims` has both `iss` and `sub`, anonymous otherwise.
+    /// JWT when `authorizer.jwt.claims` has both `iss` and `sub`, anonymous when there is no
+    /// authorizer context, unidentified when there is one that names nobody.
     pub fn from_context(context: Option<&ApiGatewayV2httpRequestContext>) -> Self {
         let source_ip = context.and_then(|c| c.http.source_ip.clone());
         let Some(authorizer) = context.and_then(|c| c.authorizer.as_ref()) else {
             return Self::Anonymous { source_ip };
         };
+        if authorizer.iam.is_none() && authorizer.jwt.is_none() && authorizer.fields.is_empty() {
+            return Self::Anonymous { source_ip };
+        }
         if let Some(iam) = &authorizer.iam
             && let Some(user_arn) = iam.user_arn.as_deref().filter(|a| !a.is_empty())
         {
@@ -72,21 +80,27 @@ impl Principal {
                 };
             }
         }
-        Self::Anonymous { source_ip }
+        Self::Unidentified
     }
 
     /// The owner recorded on the payloads this principal uploads: the IAM `userArn`, or the
     /// JWT's `iss` and `sub` joined by `#` (a subject is unique only within its issuer).
-    /// `None` for an anonymous caller: under `NONE` authorization anyone holding a payload id
-    /// may read it.
+    /// `None` for an anonymous caller (under `NONE` authorization anyone holding a payload id
+    /// may read it) and an unidentified one.
     pub fn owner(&self) -> Option<String> {
         match self {
             Self::Iam { user_arn, .. } => Some(user_arn.clone()),
             Self::Jwt {
                 issuer, subject, ..
             } => Some(format!("{issuer}#{subject}")),
-            Self::Anonymous { .. } => None,
+            Self::Anonymous { .. } | Self::Unidentified => None,
         }
+    }
+
+    /// Whether the caller is one the API can serve: anyone under `NONE`, a named principal
+    /// otherwise. An unidentified caller is refused (it could own nothing).
+    pub fn is_identified(&self) -> bool {
+        !matches!(self, Self::Unidentified)
     }
 
     /// Whom the cap on pending uploads counts against: the owner, or for an anonymous caller
@@ -122,6 +136,9 @@ impl AccessPolicy {
         if self.is_operator(principal) {
             return true;
         }
+        if !principal.is_identified() {
+            return false;
+        }
         match (owner, principal.owner()) {
             (Some(owner), Some(caller)) => owner == caller,
             (None, None) => true,
@@ -140,7 +157,7 @@ impl AccessPolicy {
                 .operator_scope
                 .as_ref()
                 .is_some_and(|scope| scopes.contains(scope)),
-            Principal::Anonymous { .. } => false,
+            Principal::Anonymous { .. } | Principal::Unidentified => false,
         }
     }
 }
@@ -210,6 +227,13 @@ mod tests {
         context.authorizer = Some(authorizer);
         let principal = Principal::from_context(Some(&context));
         assert_eq!(principal.owner().as_deref(), Some("https://issuer#bob"));
+        let mut nameless = context.clone();
+        if let Some(jwt) = nameless.authorizer.as_mut().and_then(|a| a.jwt.as_mut()) {
+            jwt.claims.remove("sub");
+        }
+        let unidentified = Principal::from_context(Some(&nameless));
+        assert_eq!(unidentified, Principal::Unidentified);
+        assert!(!AccessPolicy::default().may_read(&unidentified, None));
         let Principal::Jwt { scopes, .. } = principal else {
             panic!("not a JWT principal");
         };

@@ -23,9 +23,9 @@ pub async fn load() -> SdkConfig {
     load_with(None, None).await
 }
 
-/// Loads the shared configuration from the environment, with credentials and region from the
-/// named profile (as `--profile` does for the AWS CLI) and the region, when given, overriding
-/// every other source.
+/// Loads the shared configuration from the environment, with credentials from the named
+/// profile only (as `--profile` does for the AWS CLI: the environment's keys do not override
+/// it) and the region, when given, overriding every other source.
 pub async fn load_with(profile: Option<&str>, region: Option<String>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
@@ -36,7 +36,15 @@ pub async fn load_with(profile: Option<&str>, region: Option<String>) -> SdkConf
                 .build(),
         );
     if let Some(profile) = profile {
-        loader = loader.profile_name(profile);
+        // A named profile's credentials win over the environment's, as `--profile` does for the
+        // AWS CLI (the default chain would take AWS_ACCESS_KEY_ID first), and a profile that does
+        // not exist is an error rather than a silent fall-back.
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
     }
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));

@@ -59,9 +59,11 @@ impl Api {
             .send(self.http.get(self.url(&format!("/payloads/{id}"))))
             .await?;
         match parse(response).await {
-            Err(CliError::Refused { status: 404, .. }) => {
-                Err(CliError::NotFound(format!("no payload {id}")))
-            }
+            // Only the handler's own 404 means "no such payload"; API Gateway's (a wrong base
+            // URL or stage) is a refused request.
+            Err(CliError::Refused {
+                status: 404, code, ..
+            }) if code == "not_found" => Err(CliError::NotFound(format!("no payload {id}"))),
             other => other,
         }
     }
@@ -84,21 +86,20 @@ async fn parse<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> R
     }
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    let code = text(&body["error"]["code"]).unwrap_or_else(|| {
-        status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_lowercase()
-            .replace(' ', "_")
-    });
+    // Empty for API Gateway's own answers (and anything else that is not the handlers').
+    let code = text(&body["error"]["code"]).unwrap_or_default();
     let mut message = text(&body["error"]["message"])
         .or_else(|| text(&body["message"]))
         .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-    // API Gateway's own refusal of the caller (`{"message"}` only): say what to check.
-    if matches!(status.as_u16(), 401 | 403) && body.get("error").is_none() {
-        message.push_str(
-            " (not authorized: check the credentials, region and --api-auth; under JWT, --token)",
-        );
+    // API Gateway's own answers (`{"message"}` only): say what to check.
+    if code.is_empty() {
+        match status.as_u16() {
+            401 | 403 => message.push_str(
+                " (not authorized: check the credentials, region and --api-auth; under JWT, --token)",
+            ),
+            404 => message.push_str(" (no such route: is --api the API's base URL?)"),
+            _ => {}
+        }
     }
     Err(CliError::Refused {
         status: status.as_u16(),

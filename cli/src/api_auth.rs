@@ -108,8 +108,19 @@ async fn sign_request(
     region: &str,
 ) -> Result<(), CliError> {
     let credentials = provider.provide_credentials().await.map_err(|e| {
+        // The provider's error and its causes on one line (a cause names the profile).
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !reason.contains(&cause_text) {
+                reason = format!("{reason}: {cause_text}");
+            }
+            source = cause.source();
+        }
+        let reason = reason.replace('\n', " ");
         CliError::Usage(format!(
-            "no AWS credentials to sign the API request with ({e}); configure them (aws configure, AWS_PROFILE, --profile) or pass --api-auth NONE/JWT as the deployment requires"
+            "no AWS credentials to sign the API request with ({reason}); configure them (aws configure, AWS_PROFILE, --profile) or pass --api-auth NONE/JWT as the deployment requires"
         ))
     })?;
     let identity = credentials.into();

@@ -14,7 +14,9 @@ pub enum CliError {
     Output { path: String, reason: String },
     #[error("{0}")]
     NotFound(String),
-    #[error("the API refused the request ({status} {code}): {message}")]
+    /// A 4xx or 5xx from the API: the handler's `{"error": {"code", "message"}}`, or (with an
+    /// empty `code`) API Gateway's own `{"message"}`.
+    #[error("the API refused the request ({status}{}): {message}", if code.is_empty() { String::new() } else { format!(" {code}") })]
     Refused {
         status: u16,
         code: String,

@@ -1,5 +1,7 @@
 //! Human output by default, JSON (one document on stdout) with `--json` for scripts.
 
+use std::io::Write;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -10,17 +12,27 @@ pub struct Output {
 }
 
 impl Output {
-    /// Prints `value` as JSON, or the human lines.
+    /// Prints `value` as JSON, or the human lines. A reader that stopped reading (`| head`, a
+    /// closed pipe) is not an error of the command: the rest of the output is dropped quietly
+    /// (`println!` would panic).
     pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> Vec<String>) {
-        if self.json {
+        let lines = if self.json {
             match serde_json::to_string_pretty(value) {
-                Ok(text) => println!("{text}"),
-                Err(e) => eprintln!("claimcheck: cannot print the result as JSON: {e}"),
+                Ok(text) => vec![text],
+                Err(e) => {
+                    eprintln!("claimcheck: cannot print the result as JSON: {e}");
+                    return;
+                }
             }
         } else {
-            for line in human() {
-                println!("{line}");
+            human()
+        };
+        let mut stdout = std::io::stdout().lock();
+        for line in lines {
+            if writeln!(stdout, "{line}").is_err() {
+                return;
             }
         }
+        let _ = stdout.flush();
     }
 }

@@ -21,10 +21,12 @@ const ALICE_ARN: &str = "arn:aws:iam::123456789012:user/claimcheck-local";
 const BOB_ARN: &str = "arn:aws:iam::123456789012:user/bob";
 const OPERATOR_ARN: &str = "arn:aws:iam::123456789012:role/operators";
 
-/// How a test signs: whose key, for which region and service, when.
+/// How a test signs: whose key (and the session token of temporary credentials), for which
+/// region and service, when.
 #[derive(Clone)]
 struct Signer {
     key: (&'static str, &'static str),
+    token: Option<&'static str>,
     region: &'static str,
     service: &'static str,
     at: SystemTime,
@@ -38,6 +40,8 @@ impl Signer {
     fn new(key: (&'static str, &'static str)) -> Self {
         Self {
             key,
+            // The standard test credentials are temporary ones (tests/with-endpoint.sh).
+            token: (key == ALICE).then_some("testing"),
             region: "us-east-1",
             service: "execute-api",
             at: SystemTime::now(),
@@ -46,7 +50,14 @@ impl Signer {
 
     /// Signs `request` (its method, URL, headers and body as they are now).
     fn sign(&self, request: &mut reqwest::Request) {
-        let identity = Credentials::new(self.key.0, self.key.1, None, None, "test").into();
+        let identity = Credentials::new(
+            self.key.0,
+            self.key.1,
+            self.token.map(str::to_owned),
+            None,
+            "test",
+        )
+        .into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(self.region)
@@ -96,7 +107,7 @@ impl Api {
             LocalSettings::from_defaults(&testkit::unique("auth")).expect("defaults");
         settings.reconcile_every = None;
         settings.authorization = authorization;
-        settings.cors_allowed_origins = vec!["https://app.example.com".into()];
+        settings.stack.cors_allowed_origins = vec!["https://app.example.com".into()];
         settings.access.operator_arns = vec![OPERATOR_ARN.into()];
         settings.access.operator_scope = Some("claimcheck/operator".into());
         let running = local::start(
@@ -205,11 +216,13 @@ async fn aws_iam_authorization_is_enforced_as_api_gateway_enforces_it() {
             LocalCredential {
                 access_key_id: BOB.0.into(),
                 secret_access_key: BOB.1.into(),
+                session_token: None,
                 user_arn: BOB_ARN.into(),
             },
             LocalCredential {
                 access_key_id: OPERATOR.0.into(),
                 secret_access_key: OPERATOR.1.into(),
+                session_token: None,
                 user_arn: "arn:aws:sts::123456789012:assumed-role/operators/jane".into(),
             },
         ],
@@ -317,7 +330,10 @@ async fn aws_iam_authorization_is_enforced_as_api_gateway_enforces_it() {
         ),
         (
             "a known access key with the wrong secret",
-            Signer::new((ALICE.0, "not-the-secret")),
+            Signer {
+                key: (ALICE.0, "not-the-secret"),
+                ..alice.clone()
+            },
             mismatch,
         ),
     ] {
@@ -353,6 +369,47 @@ async fn aws_iam_authorization_is_enforced_as_api_gateway_enforces_it() {
     alice.sign(&mut undated);
     undated.headers_mut().remove("x-amz-date");
     cases.push(("x-amz-date removed", undated, 403, "X-Amz-Date"));
+    let mut twice = api.upload_request();
+    alice.sign(&mut twice);
+    let first = twice.headers()["authorization"].clone();
+    twice.headers_mut().append("authorization", first);
+    cases.push(("two Authorization headers", twice, 403, "Forbidden"));
+    let mut doubled = api.upload_request();
+    alice.sign(&mut doubled);
+    let header = doubled.headers()["authorization"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let evil = header.replacen(
+        "Credential=",
+        "Credential=evil/20261130/us-east-1/execute-api/aws4_request, Credential=",
+        1,
+    );
+    doubled
+        .headers_mut()
+        .insert("authorization", evil.parse().expect("header"));
+    cases.push(("a parameter given twice", doubled, 403, "twice"));
+    let mut tokenless = api.upload_request();
+    alice.sign(&mut tokenless);
+    tokenless.headers_mut().remove("x-amz-security-token");
+    cases.push((
+        "temporary credentials without their session token",
+        tokenless,
+        403,
+        "security token included in the request is invalid",
+    ));
+    let mut invented = api.upload_request();
+    Signer {
+        token: Some("invented"),
+        ..Signer::new(BOB)
+    }
+    .sign(&mut invented);
+    cases.push((
+        "a session token for long-term keys",
+        invented,
+        403,
+        "security token included in the request is invalid",
+    ));
     let mut stranger = api.read_request(&id);
     Signer::new(BOB).sign(&mut stranger);
     cases.push(("another principal's payload", stranger, 404, "not_found"));
@@ -396,7 +453,21 @@ async fn aws_iam_authorization_is_enforced_as_api_gateway_enforces_it() {
         412
     );
 
-    // CORS: preflights are answered before authorization, for allowed origins only.
+    // CORS: the bucket has Terraform's rule for the same origins (browsers PUT and GET with
+    // presigned URLs), and the API answers preflights before authorization, for allowed
+    // origins only.
+    let rules = api
+        .aws
+        .s3
+        .get_bucket_cors()
+        .bucket(&api.running.stack.bucket)
+        .send()
+        .await
+        .expect("the bucket has a CORS rule");
+    assert_eq!(
+        rules.cors_rules()[0].allowed_origins(),
+        ["https://app.example.com"]
+    );
     let preflight = |origin: &str, headers: &str| {
         api.http
             .request(reqwest::Method::OPTIONS, api.url("/uploads"))

@@ -84,9 +84,20 @@ impl Stack {
     }
 
     async fn claimcheck_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        self.claimcheck_with(args, stdin, &[]).await
+    }
+
+    /// Runs `claimcheck ARGS` with `stdin` and extra environment variables.
+    async fn claimcheck_with(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        env: &[(&str, &str)],
+    ) -> Output {
         use tokio::io::AsyncWriteExt;
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimcheck"));
         command
+            .envs(env.iter().copied())
             .args(args)
             .env("CLAIMCHECK_API_URL", &self.api_url)
             .env("CLAIMCHECK_BUCKET", &self.bucket)
@@ -207,6 +218,27 @@ async fn upload_and_download_round_trip_256_mib_in_bounded_memory() {
     assert!(peak < 96.0, "peak RSS {peak:.1} MiB");
 }
 
+/// A reader that stops reading (`claimcheck ... | head`) ends the output quietly: no panic,
+/// no backtrace, the command's own exit code.
+#[tokio::test]
+async fn a_closed_stdout_is_not_a_panic() {
+    let s = stack().await;
+    let small = s.path("small.txt");
+    std::fs::write(&small, "hello\n").expect("write");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimcheck"))
+        .args(["upload", &small, "--quiet"])
+        .env("CLAIMCHECK_API_URL", &s.api_url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.expect("ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
 #[tokio::test]
 async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     let s = stack().await;
@@ -287,6 +319,53 @@ async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     );
     assert_eq!(code, 2);
     assert!(line.contains("--token"), "{line}");
+
+    // --profile wins over the environment's keys, as for the AWS CLI: bob's key (unknown to
+    // this API) signs, not the environment's; a profile that does not exist is an error.
+    let config = s.path("aws-config");
+    std::fs::write(
+        &config,
+        "[profile bob]\naws_access_key_id = AKIDBOBEXAMPLE\naws_secret_access_key = bob-secret\n",
+    )
+    .expect("write");
+    let profile_env = [
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ];
+    let (code, line) = failure(
+        &s.claimcheck_with(
+            &["status", &unknown, "--profile", "bob"],
+            None,
+            &profile_env,
+        )
+        .await,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        line.contains("security token included in the request is invalid"),
+        "{line}"
+    );
+    let (code, line) = failure(
+        &s.claimcheck_with(
+            &["status", &unknown, "--profile", "nosuch"],
+            None,
+            &profile_env,
+        )
+        .await,
+    );
+    assert_eq!(code, 2);
+    assert!(line.contains("nosuch"), "{line}");
+
+    // API Gateway's own 404 (a wrong base path or stage) is not "no such payload".
+    let (code, line) = failure(
+        &s.claimcheck(&["status", &unknown, "--api", &format!("{}/prod", s.api_url)])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        line.contains("(404)") && line.contains("base URL"),
+        "{line}"
+    );
 
     // Not configured at all.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimcheck"))

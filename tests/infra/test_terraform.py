@@ -66,7 +66,7 @@ class SettingsMatchLocalRuns(unittest.TestCase):
             "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
             "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
             # test_variable_defaults_equal_defaults_json
-            "api_cors_allowed_headers",  # test_api_authorization_and_cors
+            "api_cors_allowed_headers", "bucket_cors_allowed_headers",  # test_api_authorization_and_cors
         }
         self.assertEqual(set(defaults()), checked)
 
@@ -114,6 +114,10 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         self.assertEqual(content["allow_headers"], "${local.defaults.api_cors_allowed_headers}")
         self.assertEqual(locals_()["defaults"], '${jsondecode(file("${path.module}/defaults.json"))}')
         self.assertEqual(content["allow_methods"], ["GET", "POST"])
+        bucket_rule = blocks(resources("aws_s3_bucket_cors_configuration")["payloads"], "cors_rule")[0]
+        self.assertEqual(bucket_rule["allowed_headers"], "${local.defaults.bucket_cors_allowed_headers}")
+        self.assertLessEqual({"content-type", "content-length", "if-none-match", "x-amz-checksum-sha256"},
+                             set(defaults()["bucket_cors_allowed_headers"]))
         # The headers a signed or token-bearing browser call carries.
         self.assertLessEqual({"authorization", "content-type", "x-amz-date", "x-amz-security-token"},
                              set(defaults()["api_cors_allowed_headers"]))

@@ -58,6 +58,17 @@ pub struct Args {
     /// Unused upload URLs one caller may hold (Terraform's `max_pending_uploads`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(presign_upload::MAX_PENDING_LIMIT)))]
     pub max_pending_uploads: Option<u32>,
+    /// An IAM user or role ARN that may read every payload (Terraform's `operator_arns`);
+    /// repeatable.
+    #[arg(long = "operator-arn", value_name = "ARN")]
+    pub operator_arns: Vec<String>,
+    /// Under JWT: a scope that may read every payload (Terraform's `operator_scope`).
+    #[arg(long, value_name = "SCOPE")]
+    pub operator_scope: Option<String>,
+    /// Accept uploads that do not announce their SHA-256 (Terraform's `require_sha256 =
+    /// false`).
+    #[arg(long)]
+    pub allow_missing_sha256: bool,
     /// A browser origin the API allows (CORS); repeatable.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
@@ -80,7 +91,20 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         read_scopes,
         cors_origins,
         max_pending_uploads,
+        operator_arns,
+        operator_scope,
+        allow_missing_sha256,
     } = args;
+    for scope in upload_scopes
+        .iter()
+        .chain(&read_scopes)
+        .chain(operator_scope.as_ref())
+    {
+        check_scope(scope)?;
+    }
+    if token_subject.trim().is_empty() {
+        return Err(CliError::Usage("--token-subject must not be empty".into()));
+    }
     let out = &cx.out;
     let mut settings = LocalSettings::from_defaults(&name).map_err(local_error)?;
     settings.api_port = port;
@@ -98,8 +122,17 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     if let Some(n) = max_pending_uploads {
         settings.max_pending_uploads = n;
     }
+    if !operator_arns.is_empty() {
+        settings.access.operator_arns = operator_arns;
+    }
+    if operator_scope.is_some() {
+        settings.access.operator_scope = operator_scope;
+    }
+    if allow_missing_sha256 {
+        settings.require_sha256 = false;
+    }
     if !cors_origins.is_empty() {
-        settings.cors_allowed_origins = cors_origins;
+        settings.stack.cors_allowed_origins = cors_origins;
     }
     if let Some(mode) = api_authorization {
         let name = match mode {
@@ -133,6 +166,12 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         *credentials = serde_json::from_str(&text).map_err(|e| CliError::Input {
             path: path.display().to_string(),
             reason: format!("not a JSON list of credentials: {e}"),
+        })?;
+        local::auth::sigv4::LocalCredential::check_table(credentials).map_err(|reason| {
+            CliError::Input {
+                path: path.display().to_string(),
+                reason,
+            }
         })?;
     }
     run_local(
@@ -227,6 +266,22 @@ async fn wait_for_shutdown() {
                 None => std::future::pending::<()>().await,
             }
         } => {}
+    }
+}
+
+/// A scope as OAuth defines one (RFC 6749 §3.3): printable ASCII without spaces, quotes or
+/// backslashes.
+fn check_scope(scope: &str) -> Result<(), CliError> {
+    let valid = !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+    if valid {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "bad scope {scope:?}: printable ASCII without spaces, quotes or backslashes"
+        )))
     }
 }
 

@@ -51,7 +51,7 @@ pub enum Command {
     /// the HTTP API, the S3 trigger, the consumer's SQS event source mapping and the
     /// reconcile schedule, over the resources Terraform would create. Runs until interrupted.
     #[cfg(feature = "local")]
-    Local(local::Args),
+    Local(Box<local::Args>),
     /// Find and repair stalled payloads (lost S3 events, expired URLs, expired leases,
     /// undelivered messages).
     Reconcile(reconcile::Args),
@@ -71,7 +71,7 @@ pub async fn run(command: Command, cx: &Context) -> Result<(), CliError> {
         Command::Failed(args) => failed::run(args, cx).await,
         Command::Redrive(args) => redrive::run(args, cx).await,
         #[cfg(feature = "local")]
-        Command::Local(args) => local::run(args, cx).await,
+        Command::Local(args) => local::run(*args, cx).await,
         Command::Reconcile(args) => reconcile::run(args, cx).await,
     }
 }

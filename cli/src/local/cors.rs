@@ -62,8 +62,13 @@ impl Cors {
         if self.allowed_origins.is_empty() {
             return Preflight::NotPreflight;
         }
-        let requested_headers = text(header::ACCESS_CONTROL_REQUEST_HEADERS.as_str())
-            .unwrap_or("")
+        // A header list that is not ASCII names no header the configuration allows.
+        let requested = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS);
+        let Some(requested) = requested.map_or(Some(""), |v| v.to_str().ok()) else {
+            tracing::info!(status = 403, "api: CORS preflight refused");
+            return Preflight::Answer(forbidden());
+        };
+        let requested_headers = requested
             .split(',')
             .map(|h| h.trim().to_ascii_lowercase())
             .filter(|h| !h.is_empty());

@@ -30,6 +30,7 @@ pub struct StackDefaults {
     pub read_scopes: Vec<String>,
     pub cors_allowed_origins: Vec<String>,
     pub api_cors_allowed_headers: Vec<String>,
+    pub bucket_cors_allowed_headers: Vec<String>,
     pub require_sha256: bool,
     pub max_pending_uploads: u32,
     pub operator_arns: Vec<String>,

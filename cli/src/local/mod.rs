@@ -108,8 +108,6 @@ pub struct LocalSettings {
     pub reconcile_every: Option<Duration>,
     /// The API's authorization.
     pub authorization: AuthSettings,
-    /// Browser origins the API allows (`cors_allowed_origins`).
-    pub cors_allowed_origins: Vec<String>,
     /// Request headers the API's CORS configuration allows.
     pub cors_allowed_headers: Vec<String>,
     /// Uploads must announce their SHA-256 (`require_sha256`).
@@ -132,6 +130,8 @@ impl LocalSettings {
                 visibility_timeout_seconds: d.visibility_timeout_seconds,
                 queue_retention_seconds: d.queue_retention_seconds,
                 dlq_retention_seconds: d.dlq_retention_seconds,
+                cors_allowed_origins: d.cors_allowed_origins,
+                bucket_cors_allowed_headers: d.bucket_cors_allowed_headers,
             },
             api_port: 0,
             lease: Duration::from_secs(d.lease_seconds),
@@ -157,7 +157,6 @@ impl LocalSettings {
                     d.api_authorization
                 ))
             })?,
-            cors_allowed_origins: d.cors_allowed_origins,
             cors_allowed_headers: d.api_cors_allowed_headers,
             require_sha256: d.require_sha256,
             max_pending_uploads: d.max_pending_uploads,
@@ -262,10 +261,14 @@ pub async fn start<P: Processor + 'static>(
     let api_url = format!("http://{}", listener.local_addr().map_err(|e| setup(&e))?);
     let authorization = match &settings.authorization {
         AuthSettings::None => auth::Authorization::None,
-        AuthSettings::AwsIam { credentials } => auth::Authorization::AwsIam(auth::sigv4::IamAuth {
-            region: region.clone(),
-            credentials: credentials.clone(),
-        }),
+        AuthSettings::AwsIam { credentials } => {
+            auth::sigv4::LocalCredential::check_table(credentials)
+                .map_err(|e| LocalError::Setup(format!("credentials: {e}")))?;
+            auth::Authorization::AwsIam(auth::sigv4::IamAuth {
+                region: region.clone(),
+                credentials: credentials.clone(),
+            })
+        }
         AuthSettings::Jwt {
             audience,
             upload_scopes,
@@ -280,7 +283,7 @@ pub async fn start<P: Processor + 'static>(
     let handlers = api::ApiHandlers {
         authorization: authorization.clone(),
         cors: cors::Cors {
-            allowed_origins: settings.cors_allowed_origins.clone(),
+            allowed_origins: settings.stack.cors_allowed_origins.clone(),
             allowed_headers: settings.cors_allowed_headers.clone(),
         },
         upload: presign_upload::PresignUpload::new(

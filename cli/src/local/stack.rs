@@ -21,6 +21,10 @@ pub struct StackSpec {
     pub visibility_timeout_seconds: u64,
     pub queue_retention_seconds: u64,
     pub dlq_retention_seconds: u64,
+    /// Browser origins allowed: the API's CORS configuration and the bucket's CORS rule.
+    pub cors_allowed_origins: Vec<String>,
+    /// Request headers the bucket's CORS rule allows (`infra/defaults.json`).
+    pub bucket_cors_allowed_headers: Vec<String>,
 }
 
 /// What was provisioned.
@@ -45,6 +49,9 @@ pub async fn provision(sdk: &aws_config::SdkConfig, spec: &StackSpec) -> Result<
         if !owned {
             return Err(LocalError::aws("CreateBucket", &e));
         }
+    }
+    if !spec.cors_allowed_origins.is_empty() {
+        bucket_cors(&s3, &bucket, spec).await?;
     }
     let (dlq_url, dlq_arn) = queue(
         &sqs,
@@ -154,4 +161,34 @@ async fn queue(
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or_else(|| LocalError::Setup(format!("no ARN for queue {name}")))?;
     Ok((url, arn))
+}
+
+/// The bucket's CORS rule, as `infra/storage.tf` writes it: browsers from the allowed origins
+/// may PUT and GET with presigned URLs, sending the signed headers.
+async fn bucket_cors(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    spec: &StackSpec,
+) -> Result<(), LocalError> {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let setup = |e: &dyn std::fmt::Display| LocalError::Setup(format!("bucket CORS: {e}"));
+    let rule = CorsRule::builder()
+        .set_allowed_methods(Some(vec!["PUT".into(), "GET".into()]))
+        .set_allowed_origins(Some(spec.cors_allowed_origins.clone()))
+        .set_allowed_headers(Some(spec.bucket_cors_allowed_headers.clone()))
+        .expose_headers("etag")
+        .max_age_seconds(3600)
+        .build()
+        .map_err(|e| setup(&e))?;
+    let configuration = CorsConfiguration::builder()
+        .cors_rules(rule)
+        .build()
+        .map_err(|e| setup(&e))?;
+    s3.put_bucket_cors()
+        .bucket(bucket)
+        .cors_configuration(configuration)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("PutBucketCors", &e))?;
+    Ok(())
 }

@@ -120,6 +120,10 @@ async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadVi
             "use GET /payloads/{id}",
         ));
     }
+    let principal = caller(request);
+    if !principal.is_identified() {
+        return Err(ApiError::no_identity());
+    }
     let id = canonical_id(raw_id)?;
     let unknown = || ApiError::new(404, "not_found", format!("no payload {id}"));
     let record = deps.ledger.get(&id).await.map_err(|e| {
@@ -129,7 +133,6 @@ async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadVi
     let Some(record) = record else {
         return Err(unknown());
     };
-    let principal = caller(request);
     if !deps
         .settings
         .access

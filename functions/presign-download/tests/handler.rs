@@ -202,6 +202,15 @@ async fn a_payload_is_shown_to_its_owner_and_operators_only() {
         assert!(!body.to_string().contains("hello"), "{body}");
     }
 
+    // An authorizer context naming nobody: refused for every id alike (nothing leaks).
+    for target in [path.clone(), format!("/payloads/{}", uuid::Uuid::new_v4())] {
+        let (status, body) = api_parts(route, &handle(&deps, get_as(&target, "")).await);
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("no_identity"))
+        );
+    }
+
     // Quarantined: the object failed the producer's checks, so it is never signed.
     let quarantined = Changes {
         last_error: Some("size 11 does not match the announced 12".into()),

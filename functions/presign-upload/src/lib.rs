@@ -19,7 +19,7 @@
 //! the ledger. Metadata is kept in the ledger, not on the object.
 //!
 //! Errors: `{"error": {"code", "message"}}` with 400 (bad JSON, wrong or missing fields, bad
-//! values, `missing_sha256`), 404 (unknown route), 405 (wrong method), 413 (body too large),
+//! values, `missing_sha256`), 403 (`no_identity`: authorized but nameless), 404 (unknown route), 405 (wrong method), 413 (body too large),
 //! 415 (body not JSON), 429 (`too_many_pending`), 500 (AWS failure; no internals). The URL is
 //! never logged.
 
@@ -161,6 +161,10 @@ async fn issue(deps: &PresignUpload, request: &Request) -> Result<UploadTicket, 
             "use POST /uploads",
         ));
     }
+    let principal = caller(request);
+    if !principal.is_identified() {
+        return Err(ApiError::no_identity());
+    }
     let body = json_body(request, MAX_REQUEST_BYTES)?;
     let upload: UploadRequest = parse_json(body)?;
     let settings = &deps.settings;
@@ -175,7 +179,6 @@ async fn issue(deps: &PresignUpload, request: &Request) -> Result<UploadTicket, 
         ));
     }
     validate_metadata(&upload.metadata)?;
-    let principal = caller(request);
     let quota_key = principal.quota_key();
     check_pending_cap(deps, &quota_key).await?;
 

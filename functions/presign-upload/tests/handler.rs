@@ -118,6 +118,27 @@ async fn callers_own_their_uploads_and_their_pending_uploads_are_capped() {
         (429, Some("too_many_pending")),
         "{response}"
     );
+    // An authorizer context that names nobody (an IAM context without userArn, a token
+    // without sub) owns nothing: refused, nothing recorded.
+    for authorizer in [
+        testkit::iam_authorizer(""),
+        testkit::jwt_authorizer("https://issuer.example.com", "", &[]),
+    ] {
+        let request = testkit::api_event_with(
+            "POST",
+            "/uploads",
+            Some("application/json"),
+            Some(&body),
+            false,
+            Some(authorizer),
+        );
+        let (status, response) = testkit::api_parts("POST /uploads", &handle(&deps, request).await);
+        assert_eq!(
+            (status, response["error"]["code"].as_str()),
+            (403, Some("no_identity")),
+            "{response}"
+        );
+    }
     // Another caller has its own allowance.
     let (status, _) =
         testkit::api_parts("POST /uploads", &handle(&deps, post_as(BOB, &body)).await);

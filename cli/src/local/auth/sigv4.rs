@@ -30,24 +30,65 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Credentials local mode accepts, and the IAM principal each stands for (the table a real
 /// account keeps in IAM).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LocalCredential {
     /// The access key id (`AKIA…`, or the test endpoints' `testing`).
     pub access_key_id: String,
     /// Its secret access key.
     pub secret_access_key: String,
+    /// The session token of temporary credentials: a request must carry exactly this one
+    /// (`x-amz-security-token`); `None` for long-term keys, whose requests must carry none.
+    #[serde(default)]
+    pub session_token: Option<String>,
     /// The principal API Gateway would name: `authorizer.iam.userArn`.
     pub user_arn: String,
 }
 
 impl LocalCredential {
-    /// The credentials of the local AWS endpoint's environment (`testing`/`testing`, as
-    /// `tests/with-endpoint.sh` sets them), standing for one local developer.
+    /// The credentials of the local AWS endpoint's environment (`testing`/`testing` with
+    /// session token `testing`, as `tests/with-endpoint.sh` sets them), standing for one local
+    /// developer.
     pub fn standard_test() -> Self {
         Self {
             access_key_id: "testing".into(),
             secret_access_key: "testing".into(),
+            session_token: Some("testing".into()),
             user_arn: "arn:aws:iam::123456789012:user/claimcheck-local".into(),
         }
+    }
+
+    /// Checks a table of credentials: at least one, each access key once, each with a secret
+    /// and an IAM or STS ARN (`arn:PARTITION:iam|sts::ACCOUNT:…`) to stand for.
+    ///
+    /// # Errors
+    /// What is wrong, naming the access key.
+    pub fn check_table(table: &[Self]) -> Result<(), String> {
+        if table.is_empty() {
+            return Err("the credentials table is empty".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for credential in table {
+            let key = &credential.access_key_id;
+            if key.is_empty() || credential.secret_access_key.is_empty() {
+                return Err(format!(
+                    "access key {key:?}: the key and its secret must not be empty"
+                ));
+            }
+            if !seen.insert(key) {
+                return Err(format!("access key {key:?} is listed twice"));
+            }
+            let parts: Vec<&str> = credential.user_arn.splitn(6, ':').collect();
+            let arn_ok = matches!(parts[..], ["arn", partition, "iam" | "sts", "", account, resource]
+                if !partition.is_empty() && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit()) && !resource.is_empty());
+            if !arn_ok {
+                return Err(format!(
+                    "access key {key:?}: user_arn {:?} is not an IAM or STS ARN",
+                    credential.user_arn
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The account in the principal's ARN (`arn:aws:iam::ACCOUNT:...`).
@@ -82,11 +123,23 @@ impl IamAuth {
         body: &[u8],
         now: SystemTime,
     ) -> Result<ApiGatewayRequestAuthorizer, Refusal> {
-        let Some(raw) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        let mut authorizations = parts
+            .headers
+            .get_all(axum::http::header::AUTHORIZATION)
+            .iter();
+        let Some(raw) = authorizations.next() else {
             // An HTTP API answers an unsigned request with a bare "Forbidden" (a REST API
             // says "Missing Authentication Token").
             return Err(Refusal::forbidden("Forbidden"));
         };
+        if authorizations.next().is_some() {
+            return Err(Refusal::forbidden("Forbidden"));
+        }
+        if parts.headers.get_all("x-amz-date").iter().count() > 1
+            || parts.headers.get_all("x-amz-security-token").iter().count() > 1
+        {
+            return Err(Refusal::forbidden("Forbidden"));
+        }
         let raw = raw
             .to_str()
             .map_err(|_| Refusal::forbidden("Invalid key=value pair in Authorization header"))?;
@@ -144,6 +197,20 @@ impl IamAuth {
                 "The security token included in the request is invalid.",
             ));
         };
+        let token = parts
+            .headers
+            .get("x-amz-security-token")
+            .map(|v| v.as_bytes());
+        let token_ok = match (&known.session_token, token) {
+            (Some(expected), Some(sent)) => bool::from(expected.as_bytes().ct_eq(sent)),
+            (None, None) => true,
+            _ => false,
+        };
+        if !token_ok {
+            return Err(Refusal::forbidden(
+                "The security token included in the request is invalid.",
+            ));
+        }
         let expected = recompute(parts, body, &header, known, &self.region, signed_at)?;
         if !bool::from(expected.as_bytes().ct_eq(header.signature.as_bytes())) {
             return Err(Refusal::forbidden(
@@ -255,11 +322,16 @@ fn parse(raw: &str) -> Result<AuthorizationHeader<'_>, Refusal> {
                 "Invalid key=value pair (missing equal-sign) in Authorization header",
             ));
         };
-        match name {
-            "Credential" => credential = Some(value),
-            "SignedHeaders" => signed_headers = Some(value),
-            "Signature" => signature = Some(value),
-            _ => {}
+        let slot = match name {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(Refusal::forbidden(format!(
+                "Authorization header has the '{name}' parameter twice."
+            )));
         }
     }
     let missing: Vec<&str> = [
