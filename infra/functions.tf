@@ -58,6 +58,10 @@ resource "aws_lambda_event_source_mapping" "consumer" {
       condition     = var.batch_size <= 10 || var.maximum_batching_window_seconds >= 1
       error_message = "A batch_size over 10 needs maximum_batching_window_seconds of at least 1."
     }
+    precondition {
+      condition     = !var.fifo || (var.batch_size <= 10 && var.maximum_batching_window_seconds == 0)
+      error_message = "A FIFO queue's event source mapping takes at most 10 records and no batching window."
+    }
   }
 }
 

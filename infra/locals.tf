@@ -13,6 +13,7 @@ locals {
   visibility_timeout_seconds = 6 * var.consumer_timeout_seconds
 
   uploads_arn   = "${aws_s3_bucket.payloads.arn}/${var.uploads_prefix}*"
+  queue_suffix  = var.fifo ? ".fifo" : ""
   alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
   kms           = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 
@@ -44,6 +45,7 @@ locals {
       CLAIMCHECK_UPLOADS_PREFIX  = var.uploads_prefix
       CLAIMCHECK_UNKNOWN_OBJECTS = "ignore"
       CLAIMCHECK_SIZE_ATTRIBUTE  = "current"
+      CLAIMCHECK_MESSAGE_GROUP   = var.message_group
     }
     consumer = {
       CLAIMCHECK_BUCKET            = aws_s3_bucket.payloads.bucket
@@ -59,6 +61,7 @@ locals {
       CLAIMCHECK_QUEUE_URL            = aws_sqs_queue.work.url
       CLAIMCHECK_DLQ_URL              = aws_sqs_queue.dlq.url
       CLAIMCHECK_MAX_REDRIVES         = tostring(var.max_redrives)
+      CLAIMCHECK_MESSAGE_GROUP        = var.message_group
       CLAIMCHECK_QUEUED_STALL_SECONDS = tostring(var.queued_stall_seconds)
     }
   }

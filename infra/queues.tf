@@ -1,12 +1,17 @@
+# With var.fifo both are FIFO queues (SQS: a FIFO queue's DLQ must be FIFO too), named `.fifo`.
+# Pointers carry their own deduplication ids (the payload id) and message groups
+# (var.message_group), so content-based deduplication stays off.
 resource "aws_sqs_queue" "dlq" {
-  name                      = "${var.name}-dlq"
+  name                      = "${var.name}-dlq${local.queue_suffix}"
+  fifo_queue                = var.fifo
   message_retention_seconds = var.dlq_retention_seconds
   sqs_managed_sse_enabled   = var.kms_key_arn == null
   kms_master_key_id         = var.kms_key_arn
 }
 
 resource "aws_sqs_queue" "work" {
-  name                       = "${var.name}-work"
+  name                       = "${var.name}-work${local.queue_suffix}"
+  fifo_queue                 = var.fifo
   message_retention_seconds  = var.queue_retention_seconds
   visibility_timeout_seconds = local.visibility_timeout_seconds
   receive_wait_time_seconds  = 20

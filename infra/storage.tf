@@ -73,6 +73,24 @@ resource "aws_s3_bucket_lifecycle_configuration" "payloads" {
     }
   }
 
+  # Objects the extended client marks instead of deleting (PayloadStore::expire_later: after a
+  # DeleteMessage SQS may confirm for a message still alive as a redelivery or in the DLQ, or
+  # after a send whose outcome is unknown) expire once no copy of their pointer can be alive,
+  # wherever they are in the bucket. (S3 counts the days from the object's creation.)
+  rule {
+    id     = "expire-marked-payloads"
+    status = "Enabled"
+    filter {
+      tag {
+        key   = "claimcheck-expired"
+        value = "true"
+      }
+    }
+    expiration {
+      days = var.payload_retention_days
+    }
+  }
+
   rule {
     id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"

@@ -33,6 +33,22 @@ variable "uploads_prefix" {
   }
 }
 
+variable "fifo" {
+  description = "FIFO work queue and DLQ: payloads of one message group (message_group) are processed in order, and a failed one holds back only its own group."
+  type        = bool
+  default     = false
+}
+
+variable "message_group" {
+  description = "With fifo: each pointer's message group, \"payload\" (every payload its own group) or \"metadata:KEY\" (the upload's metadata value under KEY; a payload without it gets its own group)."
+  type        = string
+  default     = "payload"
+  validation {
+    condition     = can(regex("^(payload|metadata:[A-Za-z0-9_-]{1,64})$", var.message_group))
+    error_message = "message_group must be payload or metadata:KEY (KEY 1-64 of A-Z a-z 0-9 _ -), as the producer parses it."
+  }
+}
+
 variable "max_receive_count" {
   description = "Receives before SQS moves a message to the DLQ."
   type        = number

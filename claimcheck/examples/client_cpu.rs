@@ -17,6 +17,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queue = sqs.create_queue().queue_name(&name).send().await?;
     let queue = queue.queue_url().unwrap_or_default().to_owned();
     let mut settings = ExtendedClientConfig::new(&name);
+    // The same work per message as the Python client, which deletes each payload object at once
+    // (claimcheck's default marks it for the lifecycle rule instead: two tagging calls).
+    settings.payload_cleanup = claimcheck::extended_client::CleanupPolicy::Immediate;
     settings.wait_time_seconds = 1;
     let client = ExtendedClient::new(sqs, PayloadStore::new(s3), settings)?;
     let body = "x".repeat(SIZE);

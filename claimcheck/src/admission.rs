@@ -51,6 +51,61 @@ impl std::str::FromStr for UnknownObjects {
     }
 }
 
+/// Which FIFO message group a payload's pointer is sent in (ignored by standard queues).
+/// Parsed from `payload` (the default: every payload its own group, so one payload's failure
+/// holds back nothing else) or `metadata:KEY` (the upload's metadata value under `KEY`, for
+/// payloads that must be processed in order; a payload without it gets its own group).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MessageGroup {
+    /// One group per payload.
+    #[default]
+    PerPayload,
+    /// The group named by the upload's metadata under this key.
+    FromMetadata(String),
+}
+
+impl MessageGroup {
+    /// The group of `record`'s pointer: see [`MessageGroup`].
+    pub fn of(&self, record: &PayloadRecord) -> String {
+        match self {
+            Self::FromMetadata(key) => record
+                .metadata
+                .get(key)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .unwrap_or_else(|| record.id.clone()),
+            Self::PerPayload => record.id.clone(),
+        }
+    }
+}
+
+/// A value of `CLAIMCHECK_MESSAGE_GROUP` other than `payload` or `metadata:KEY`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected payload or metadata:KEY (KEY 1-64 of a-z A-Z 0-9 - _), got {0:?}")]
+pub struct MessageGroupError(pub String);
+
+impl std::str::FromStr for MessageGroup {
+    type Err = MessageGroupError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "payload" {
+            return Ok(Self::PerPayload);
+        }
+        // The same rule as upload metadata keys (presign-upload).
+        match s.strip_prefix("metadata:") {
+            Some(key)
+                if !key.is_empty()
+                    && key.len() <= 64
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Ok(Self::FromMetadata(key.to_owned()))
+            }
+            _ => Err(MessageGroupError(s.to_owned())),
+        }
+    }
+}
+
 /// What became of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -129,6 +184,7 @@ pub struct Admission {
     client: ExtendedClient,
     queue_url: String,
     unknown_objects: UnknownObjects,
+    message_group: MessageGroup,
 }
 
 impl Admission {
@@ -147,7 +203,28 @@ impl Admission {
             client,
             queue_url: queue_url.into(),
             unknown_objects,
+            message_group: MessageGroup::default(),
         }
+    }
+
+    /// Sends pointers to a FIFO work queue in the groups `message_group` says.
+    pub fn with_message_group(self, message_group: MessageGroup) -> Self {
+        Self {
+            message_group,
+            ..self
+        }
+    }
+
+    /// A pointer's send options: on a FIFO queue its message group and, as deduplication id,
+    /// the payload id (a duplicate S3 event within SQS's 5-minute window is dropped by SQS
+    /// too); nothing on a standard queue.
+    fn send_options(&self, record: &PayloadRecord) -> SendOptions {
+        if !self.queue_url.ends_with(".fifo") {
+            return SendOptions::default();
+        }
+        SendOptions::default()
+            .with_group_id(self.message_group.of(record))
+            .with_deduplication_id(record.id.clone())
     }
 
     /// The work queue pointers are sent to.
@@ -220,7 +297,7 @@ impl Admission {
                 object,
                 info.size,
                 attributes(id, &expected),
-                SendOptions::default(),
+                self.send_options(&expected),
             )
             .await;
         let sent = match sent {
@@ -275,7 +352,7 @@ impl Admission {
                 &record.object,
                 record.size,
                 attributes(&record.id, record),
-                SendOptions::default(),
+                self.send_options(record),
             )
             .await?;
         self.record_message_id(&record.id, &sent.message_id).await?;

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use claimcheck::extended_client::CleanupPolicy;
 use claimcheck::extended_client::{
     BatchEntry, MessageBody, OutgoingMessage, PayloadCleanup, ReceivedMessage, ResolveError,
     SendOptions, UnresolvedMessage,
 };
 use claimcheck::object_key::KeyPrefix;
+use claimcheck::payload_store::{EXPIRED_TAG_KEY, EXPIRED_TAG_VALUE};
 use claimcheck::pointer::PayloadPointer;
 use claimcheck::size_attribute::SizeAttributeName;
 use claimcheck::{ClientError, ExtendedClientConfig, MessageAttribute, StoreError};
@@ -106,10 +108,34 @@ async fn large_message_is_offloaded_in_the_wire_format_and_cleaned_up_on_delete(
         .expect("stream");
     assert_eq!(text, body);
 
+    // By default the object is not deleted with the message but marked for the bucket's
+    // lifecycle rule: a copy of the pointer SQS may still hold must find it.
     let cleanup = client.delete(&queue, &handle).await.expect("delete");
-    assert!(matches!(cleanup, PayloadCleanup::Deleted(p) if p == pointer));
-    assert!(aws.keys(&bucket).await.is_empty());
+    assert!(matches!(cleanup, PayloadCleanup::Deferred(p) if p == pointer));
+    assert_eq!(aws.keys(&bucket).await, vec![pointer.key.clone()]);
+    assert_eq!(
+        tags(&aws, &pointer).await,
+        vec![(EXPIRED_TAG_KEY.to_owned(), EXPIRED_TAG_VALUE.to_owned())]
+    );
     assert_eq!(aws.approximate_count(&queue).await, 0);
+}
+
+/// An object's tags, as `(key, value)` pairs sorted by key.
+async fn tags(aws: &testkit::Endpoint, pointer: &PayloadPointer) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = aws
+        .s3
+        .get_object_tagging()
+        .bucket(&pointer.bucket)
+        .key(&pointer.key)
+        .send()
+        .await
+        .expect("tags")
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+    tags.sort();
+    tags
 }
 
 #[tokio::test]
@@ -118,7 +144,7 @@ async fn legacy_size_attribute_is_a_setting_and_cleanup_can_be_off() {
     let (bucket, queue) = (aws.bucket().await, aws.queue().await);
     let mut config = ExtendedClientConfig::new(&bucket);
     config.size_attribute = SizeAttributeName::Legacy;
-    config.delete_payload_on_delete = false;
+    config.payload_cleanup = CleanupPolicy::Keep;
     config.offload = config.offload.always_through_s3(true);
     let client = aws.client(config);
     client
@@ -429,7 +455,10 @@ async fn ignore_payload_not_found_deletes_and_skips() {
 async fn batch_delete_cleans_up_only_what_sqs_deleted_and_visibility_uses_the_original_handle() {
     let aws = endpoint().await;
     let (bucket, queue) = (aws.bucket().await, aws.queue().await);
-    let client = aws.client(ExtendedClientConfig::new(&bucket));
+    // Java's and Python's behaviour: the object goes with the message.
+    let mut config = ExtendedClientConfig::new(&bucket);
+    config.payload_cleanup = CleanupPolicy::Immediate;
+    let client = aws.client(config);
     for c in ["a", "b"] {
         client
             .send(&queue, OutgoingMessage::new(c.repeat(300_000)))

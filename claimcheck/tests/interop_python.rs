@@ -2,7 +2,7 @@
 //! The Python side runs `tests/interop/python_client.py` from the project venv
 //! (`CLAIMCHECK_PYTHON`, set by tests/with-endpoint.sh).
 
-use claimcheck::extended_client::{MessageBody, OutgoingMessage, PayloadCleanup};
+use claimcheck::extended_client::{CleanupPolicy, MessageBody, OutgoingMessage, PayloadCleanup};
 use claimcheck::size_attribute::SizeAttributeName;
 use claimcheck::{ExtendedClientConfig, MessageAttribute};
 use serde_json::Value;
@@ -57,7 +57,10 @@ async fn python_sends_rust_receives(legacy: bool) {
             .is_some_and(|a| a.contains_key(expected_attr))
     }));
 
-    let client = aws.client(ExtendedClientConfig::new(&bucket));
+    // Cleanup as the official clients do it: the object goes with the message.
+    let mut config = ExtendedClientConfig::new(&bucket);
+    config.payload_cleanup = CleanupPolicy::Immediate;
+    let client = aws.client(config);
     let mut bodies = Vec::new();
     for message in receive_all(&client, &queue).await {
         let message = message.unwrap_or_else(|u| panic!("unresolved: {}", u.error));

@@ -110,8 +110,8 @@ class CheckerCatchesMistakes(unittest.TestCase):
         self.assertEqual(findings, [])
 
     def test_unknown_nested_block(self):
-        findings = self.findings_after("storage.tf", "    expiration {\n      days = var.payload_retention_days\n",
-                                       "    expiry {\n      days = var.payload_retention_days\n")
+        findings = self.findings_after("storage.tf", "    }\n    expiration {\n      days = var.payload_retention_days\n    }\n    # Only acts",
+                                       "    }\n    expiry {\n      days = var.payload_retention_days\n    }\n    # Only acts")
         self.assert_one_finding(findings, "infra/storage.tf",
                                 "resource aws_s3_bucket_lifecycle_configuration.payloads rule",
                                 "block expiry is not in the schema")

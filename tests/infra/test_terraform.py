@@ -2,10 +2,11 @@
 every function has its own least-privilege role, and the pieces AWS needs are there. (The
 AWS provider cannot be downloaded here, so `terraform validate`/`plan` cannot run; checkov
 and these tests check the HCL itself.)"""
+import os
 import re
 import unittest
 
-from hcl import (FUNCTIONS, blocks, code_environment_names, code_required_names, comments,
+from hcl import (FUNCTIONS, ROOT, blocks, code_environment_names, code_required_names, comments,
                  data_sources, defaults, defaults_declared, evaluate, evaluate_or_text, function_statements,
                  locals_, outputs, policy_documents, resource_kinds, resources, statements,
                  text, variables)
@@ -21,13 +22,13 @@ ENVIRONMENT = {
                          "CLAIMCHECK_OPERATOR_SCOPE"},
     "producer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
                  "CLAIMCHECK_UPLOADS_PREFIX", "CLAIMCHECK_UNKNOWN_OBJECTS",
-                 "CLAIMCHECK_SIZE_ATTRIBUTE"},
+                 "CLAIMCHECK_SIZE_ATTRIBUTE", "CLAIMCHECK_MESSAGE_GROUP"},
     "consumer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_DLQ_URL",
                  "CLAIMCHECK_MAX_RECEIVE_COUNT", "CLAIMCHECK_LEASE_SECONDS",
                  "CLAIMCHECK_DELETE_AFTER_DONE"},
     "redriver": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
                  "CLAIMCHECK_DLQ_URL", "CLAIMCHECK_MAX_REDRIVES",
-                 "CLAIMCHECK_QUEUED_STALL_SECONDS"},
+                 "CLAIMCHECK_QUEUED_STALL_SECONDS", "CLAIMCHECK_MESSAGE_GROUP"},
 }
 
 OUTPUTS = {"api_url", "api_authorization", "api_execution_arn", "upload_endpoint", "bucket",
@@ -44,6 +45,15 @@ JUSTIFIED_WILDCARDS = {
 # S3 actions on objects (their resources must be under the uploads prefix).
 S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
                      "s3:ListMultipartUploadParts", "s3:GetObjectVersion"}
+
+
+def code_constant_str(name):
+    """A `pub const NAME: &str = "...";` of the payload store (claimcheck/src/payload_store)."""
+    path = os.path.join(ROOT, "claimcheck", "src", "payload_store", "mod.rs")
+    with open(path, encoding="utf-8") as f:
+        match = re.search(rf'pub const {name}: &str = "([^"]*)";', f.read())
+    assert match, f"{path} has no `pub const {name}: &str`"
+    return match.group(1)
 
 
 def env_of(function):
@@ -67,6 +77,7 @@ class SettingsMatchLocalRuns(unittest.TestCase):
             "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
             # test_variable_defaults_equal_defaults_json
             "api_cors_allowed_headers", "bucket_cors_allowed_headers",  # test_api_authorization_and_cors
+            "fifo", "message_group",  # test_variable_defaults_equal_defaults_json
         }
         self.assertEqual(set(defaults()), checked)
 
@@ -78,7 +89,8 @@ class SettingsMatchLocalRuns(unittest.TestCase):
                      "max_redrives", "queued_stall_seconds", "batch_size",
                      "maximum_batching_window_seconds", "reconcile_schedule",
                      "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
-                     "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope"]:
+                     "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
+                     "fifo", "message_group"]:
             self.assertIn(name, declared, f"variable {name} is missing")
             self.assertEqual(declared[name], local[name], f"variable {name}'s default")
 
@@ -215,6 +227,13 @@ class Resources(unittest.TestCase):
         self.assertEqual(blocks(rules["abort-incomplete-multipart-uploads"], "abort_incomplete_multipart_upload")[0]
                          ["days_after_initiation"], 1)
         self.assertEqual({r["status"] for r in rules.values()}, {"Enabled"})
+        # What the extended client marks instead of deleting (PayloadStore::expire_later) expires,
+        # wherever it is, no sooner than the payloads themselves.
+        marked = rules["expire-marked-payloads"]
+        tag = blocks(blocks(marked, "filter")[0], "tag")[0]
+        self.assertEqual((tag["key"], tag["value"]), (code_constant_str("EXPIRED_TAG_KEY"),
+                                                      code_constant_str("EXPIRED_TAG_VALUE")))
+        self.assertEqual(blocks(marked, "expiration")[0]["days"], "${var.payload_retention_days}")
 
     def test_cors_only_when_origins_are_given(self):
         cors = resources("aws_s3_bucket_cors_configuration")["payloads"]

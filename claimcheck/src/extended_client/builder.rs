@@ -54,7 +54,7 @@ pub struct ExtendedClientBuilder {
     always_through_s3: bool,
     size_attribute: SizeAttributeName,
     batch_limit: Option<usize>,
-    delete_payload_on_delete: bool,
+    payload_cleanup: super::CleanupPolicy,
     ignore_payload_not_found: bool,
     wait_time_seconds: Option<i32>,
     trusted_buckets: BTreeSet<String>,
@@ -85,7 +85,7 @@ impl ExtendedClient {
             always_through_s3: false,
             size_attribute: SizeAttributeName::default(),
             batch_limit: None,
-            delete_payload_on_delete: true,
+            payload_cleanup: super::CleanupPolicy::Deferred,
             ignore_payload_not_found: false,
             wait_time_seconds: None,
             trusted_buckets: BTreeSet::new(),
@@ -137,9 +137,10 @@ impl ExtendedClientBuilder {
         self
     }
 
-    /// Delete a message's payload object when the message is deleted (default on, as Java).
-    pub fn delete_payload_on_delete(mut self, delete: bool) -> Self {
-        self.delete_payload_on_delete = delete;
+    /// What becomes of a message's payload object when the message is deleted (default
+    /// [`super::CleanupPolicy::Deferred`]).
+    pub fn payload_cleanup(mut self, policy: super::CleanupPolicy) -> Self {
+        self.payload_cleanup = policy;
         self
     }
 
@@ -196,7 +197,7 @@ impl ExtendedClientBuilder {
         if let Some(limit) = self.batch_limit {
             config.batch_limit = limit;
         }
-        config.delete_payload_on_delete = self.delete_payload_on_delete;
+        config.payload_cleanup = self.payload_cleanup;
         config.ignore_payload_not_found = self.ignore_payload_not_found;
         if let Some(seconds) = self.wait_time_seconds {
             config.wait_time_seconds = seconds;

@@ -1,6 +1,9 @@
 //! Deleting messages and changing their visibility, with extended receipt handles restored.
 //!
-//! Order on delete: SQS first, then the payload object. If the object delete fails, the
+//! Order on delete: SQS first, then the payload object, as the [`CleanupPolicy`] says: by
+//! default the object is only marked for the bucket's lifecycle rule to expire later, because
+//! SQS confirms a delete even for a message that was redelivered or moved to the DLQ meanwhile
+//! and a surviving copy of the pointer must still find its object. If the cleanup fails, the
 //! message is already gone and the object is an orphan that the bucket's lifecycle rule
 //! expires; the other order (Java sync, Python) can leave a live message whose payload is gone,
 //! which is worse: that message then fails on every receive.
@@ -11,7 +14,7 @@ use aws_sdk_sqs::types::{
 use futures::future::join_all;
 
 use super::send::BatchEntryFailure;
-use super::{ClientError, ExtendedClient, MAX_BATCH_ENTRIES, clamp_visibility};
+use super::{CleanupPolicy, ClientError, ExtendedClient, MAX_BATCH_ENTRIES, clamp_visibility};
 use crate::payload_store::StoreError;
 use crate::pointer::PayloadPointer;
 use crate::receipt_handle::ReceiptHandle;
@@ -21,9 +24,12 @@ use crate::receipt_handle::ReceiptHandle;
 pub enum PayloadCleanup {
     /// The message was not offloaded.
     NotOffloaded,
-    /// Cleanup is off (`delete_payload_on_delete = false`).
+    /// Cleanup is off ([`CleanupPolicy::Keep`]).
     Kept(PayloadPointer),
-    /// The message was deleted, then its payload object.
+    /// The object is marked for the bucket's lifecycle rule to expire later
+    /// ([`CleanupPolicy::Deferred`]).
+    Deferred(PayloadPointer),
+    /// The message was deleted, then its payload object ([`CleanupPolicy::Immediate`]).
     Deleted(PayloadPointer),
     /// The message is deleted but its object could not be; the lifecycle rule removes it.
     Orphaned(PayloadPointer, StoreError),
@@ -171,14 +177,16 @@ impl ExtendedClient {
         let Some(pointer) = pointer else {
             return PayloadCleanup::NotOffloaded;
         };
-        if !self.config.delete_payload_on_delete {
-            return PayloadCleanup::Kept(pointer.clone());
-        }
-        match self.store.delete(pointer).await {
-            Ok(()) => PayloadCleanup::Deleted(pointer.clone()),
-            Err(e) => {
-                let e = self.store_error("DeleteObject", e);
-                PayloadCleanup::Orphaned(pointer.clone(), e)
+        let (done, operation) = match self.config.payload_cleanup {
+            CleanupPolicy::Keep => return PayloadCleanup::Kept(pointer.clone()),
+            CleanupPolicy::Deferred => (self.store.expire_later(pointer).await, "PutObjectTagging"),
+            CleanupPolicy::Immediate => (self.store.delete(pointer).await, "DeleteObject"),
+        };
+        match (done, self.config.payload_cleanup) {
+            (Ok(()), CleanupPolicy::Deferred) => PayloadCleanup::Deferred(pointer.clone()),
+            (Ok(()), _) => PayloadCleanup::Deleted(pointer.clone()),
+            (Err(e), _) => {
+                PayloadCleanup::Orphaned(pointer.clone(), self.store_error(operation, e))
             }
         }
     }

@@ -63,8 +63,9 @@ pub struct ExtendedClientConfig {
     /// SQS caps a whole SendMessageBatch at the queue's maximum message size; entries are
     /// offloaded, largest first, until the batch fits this many bytes.
     pub batch_limit: usize,
-    /// Delete the payload object when its message is deleted (Java's default).
-    pub delete_payload_on_delete: bool,
+    /// What becomes of a payload object once its message is deleted (default
+    /// [`CleanupPolicy::Deferred`]).
+    pub payload_cleanup: CleanupPolicy,
     /// When a pointer's object is gone (S3 `NoSuchKey`: never a missing bucket, access denied
     /// or a transient fault), delete the message and skip it instead of reporting it.
     pub ignore_payload_not_found: bool,
@@ -78,10 +79,33 @@ pub struct ExtendedClientConfig {
     pub put_options: PutOptions,
 }
 
+/// What becomes of a payload object once its message is deleted.
+///
+/// SQS confirms a `DeleteMessage` even for a receipt handle whose message was redelivered or
+/// moved to the DLQ meanwhile (documented behaviour), so a copy of the pointer may outlive the
+/// delete. Java's and Python's extended clients delete the object at once ([`Self::Immediate`]);
+/// that surviving copy then points at nothing. claimcheck's default defers: the object is
+/// tagged for a lifecycle rule that expires it after the queues' retention, when no copy can be
+/// alive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CleanupPolicy {
+    /// Tag the object ([`crate::payload_store::EXPIRED_TAG_KEY`]) for the bucket's lifecycle
+    /// rule to expire it later (`PayloadStore::expire_later`). Needs `s3:GetObjectTagging` and
+    /// `s3:PutObjectTagging`, and the lifecycle rule (`infra/storage.tf`).
+    #[default]
+    Deferred,
+    /// Delete the object right after the message (Java's and Python's behaviour): a pointer
+    /// copy still in a queue then fails on every receive.
+    Immediate,
+    /// Leave the object (another process or the bucket's own lifecycle rule removes it).
+    Keep,
+}
+
 impl ExtendedClientConfig {
     /// The defaults for `bucket`: no key prefix, offload over 262144 bytes, the current size
-    /// attribute name (`ExtendedPayloadSize`), a batch limit of 262144 bytes, payloads deleted with
-    /// their messages, missing payloads reported (not skipped), 20 s long polls and no other
+    /// attribute name (`ExtendedPayloadSize`), a batch limit of 262144 bytes, payloads marked for
+    /// deferred deletion with their messages, missing payloads reported (not skipped), 20 s long polls and no other
     /// trusted bucket.
     pub fn new(bucket: impl Into<String>) -> Self {
         Self {
@@ -90,7 +114,7 @@ impl ExtendedClientConfig {
             offload: OffloadPolicy::default(),
             size_attribute: SizeAttributeName::default(),
             batch_limit: DEFAULT_THRESHOLD,
-            delete_payload_on_delete: true,
+            payload_cleanup: CleanupPolicy::Deferred,
             ignore_payload_not_found: false,
             wait_time_seconds: MAX_WAIT_TIME_SECONDS,
             trusted_buckets: BTreeSet::new(),

@@ -372,8 +372,9 @@ impl ExtendedClient {
                 pointer: prepared.pointer,
             }),
             Err(e) => {
+                let unsent = surely_unsent(&e);
                 let error = self.sqs_error("SendMessage", e);
-                self.discard(prepared.pointer.iter()).await;
+                self.dispose(prepared.pointer.iter(), unsent).await;
                 Err(error)
             }
         }
@@ -422,8 +423,9 @@ impl ExtendedClient {
         {
             Ok(output) => output,
             Err(e) => {
+                let unsent = surely_unsent(&e);
                 let error = self.sqs_error("SendMessageBatch", e);
-                self.discard(ready.iter().filter_map(|(_, p)| p.pointer.as_ref()))
+                self.dispose(ready.iter().filter_map(|(_, p)| p.pointer.as_ref()), unsent)
                     .await;
                 return Err(error);
             }
@@ -460,14 +462,36 @@ impl ExtendedClient {
     /// Deletes objects whose messages were never sent. Best effort: what fails here is left
     /// to the bucket's lifecycle rule, and logged.
     async fn discard<'a>(&self, pointers: impl Iterator<Item = &'a PayloadPointer>) {
+        self.dispose(pointers, true).await;
+    }
+
+    /// The objects of a failed send: deleted when the messages surely were not sent, else only
+    /// marked for the lifecycle rule to expire later (`PayloadStore::expire_later`): a send
+    /// whose answer was lost may have queued its pointer, which must still find its object.
+    /// Best effort: what fails here is left to the bucket's lifecycle rule, and logged.
+    async fn dispose<'a>(&self, pointers: impl Iterator<Item = &'a PayloadPointer>, unsent: bool) {
         join_all(pointers.map(|pointer| async move {
-            if let Err(e) = self.store.delete(pointer).await {
-                let e = self.store_error("DeleteObject", e);
-                tracing::warn!(object = %pointer, error = %e, "could not delete the payload of an unsent message");
+            let (done, operation) = if unsent {
+                (self.store.delete(pointer).await, "DeleteObject")
+            } else {
+                (self.store.expire_later(pointer).await, "PutObjectTagging")
+            };
+            if let Err(e) = done {
+                let e = self.store_error(operation, e);
+                tracing::warn!(object = %pointer, error = %e, "could not clean up the payload of a failed send");
             }
         }))
         .await;
     }
+}
+
+/// Whether SQS surely did not accept a send that failed: it answered with a 4xx error (the
+/// request was refused). A timeout, a dropped connection or a 5xx may hide a message that was
+/// queued after all.
+fn surely_unsent<E>(
+    error: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> bool {
+    matches!(error, aws_sdk_sqs::error::SdkError::ServiceError(e) if e.raw().status().is_client_error())
 }
 
 fn inline(message: OutgoingMessage) -> Prepared {

@@ -23,6 +23,12 @@ pub use get::PayloadStream;
 pub use presign::{PresignPut, PresignedRequest};
 pub use put::{MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, PutOptions};
 
+/// The tag [`PayloadStore::expire_later`] marks an object with, for a bucket lifecycle rule
+/// (`infra/storage.tf`: rule `expire-marked-payloads`) to expire it later.
+pub const EXPIRED_TAG_KEY: &str = "claimcheck-expired";
+/// The value of [`EXPIRED_TAG_KEY`].
+pub const EXPIRED_TAG_VALUE: &str = "true";
+
 /// S3's smallest part (except the last) is 5 MiB; 8 MiB keeps the part count of a 5 GiB
 /// payload at 640 while a few parts in flight stay well under 64 MiB.
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
@@ -222,6 +228,56 @@ impl PayloadStore {
             checksum_sha256: output.checksum_sha256,
             metadata: output.metadata.unwrap_or_default(),
         })
+    }
+
+    /// Marks a payload for deletion later instead of now: adds the tag
+    /// [`EXPIRED_TAG_KEY`]`=`[`EXPIRED_TAG_VALUE`] to its tags (kept), for a bucket lifecycle
+    /// rule on that tag to expire it once no copy of its pointer can be alive (after the queues'
+    /// retention). Used where deleting now could strand a live pointer: after a `DeleteMessage`
+    /// SQS may confirm for a message already redelivered or moved to the DLQ, and after a send
+    /// whose outcome is unknown.
+    ///
+    /// # Errors
+    /// The store error of `GetObjectTagging` or `PutObjectTagging` (S3 allows 10 tags: an object
+    /// with 10 of its own cannot take the mark, and S3 answers `InvalidTag`).
+    pub async fn expire_later(&self, object: &PayloadPointer) -> Result<(), StoreError> {
+        let current = self
+            .s3
+            .get_object_tagging()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("GetObjectTagging", object, e))?;
+        let mut tags: Vec<aws_sdk_s3::types::Tag> = current
+            .tag_set
+            .into_iter()
+            .filter(|t| t.key != EXPIRED_TAG_KEY)
+            .collect();
+        let mark = aws_sdk_s3::types::Tag::builder()
+            .key(EXPIRED_TAG_KEY)
+            .value(EXPIRED_TAG_VALUE)
+            .build()
+            .map_err(|e| StoreError::InvalidTags(e.to_string()))?;
+        if tags.len() >= MAX_OBJECT_TAGS {
+            return Err(StoreError::InvalidTags(format!(
+                "{object} has {MAX_OBJECT_TAGS} tags already: no room for {EXPIRED_TAG_KEY}"
+            )));
+        }
+        tags.push(mark);
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(tags))
+            .build()
+            .map_err(|e| StoreError::InvalidTags(e.to_string()))?;
+        self.s3
+            .put_object_tagging()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("PutObjectTagging", object, e))?;
+        Ok(())
     }
 
     /// Deletes a payload. Deleting an object that is already gone succeeds, as in S3.

@@ -88,6 +88,8 @@ pub struct Deployment {
     pub trusted_buckets: Vec<String>,
     /// Which reserved size attribute re-sent pointers carry (as the producer writes them).
     pub size_attribute: SizeAttributeName,
+    /// The FIFO message group re-sent pointers go in (as the producer sends them).
+    pub message_group: crate::admission::MessageGroup,
 }
 
 impl Deployment {
@@ -103,6 +105,7 @@ impl Deployment {
             queue_url: queue_url.into(),
             trusted_buckets: Vec::new(),
             size_attribute: SizeAttributeName::Current,
+            message_group: crate::admission::MessageGroup::default(),
         }
     }
 }
@@ -166,7 +169,8 @@ impl Repairer {
             client,
             &deployment.queue_url,
             UnknownObjects::Ignore,
-        );
+        )
+        .with_message_group(deployment.message_group.clone());
         Ok(Self::new(sqs, store, admission, trust, settings))
     }
 

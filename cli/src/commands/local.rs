@@ -69,6 +69,13 @@ pub struct Args {
     /// false`).
     #[arg(long)]
     pub allow_missing_sha256: bool,
+    /// FIFO work queue and DLQ (Terraform's `fifo`).
+    #[arg(long)]
+    pub fifo: bool,
+    /// With --fifo: each pointer's message group, `payload` or `metadata:KEY` (Terraform's
+    /// `message_group`).
+    #[arg(long, value_name = "payload|metadata:KEY")]
+    pub message_group: Option<claimcheck::admission::MessageGroup>,
     /// A browser origin the API allows (CORS); repeatable.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
@@ -94,6 +101,8 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         operator_arns,
         operator_scope,
         allow_missing_sha256,
+        fifo,
+        message_group,
     } = args;
     for scope in upload_scopes
         .iter()
@@ -130,6 +139,10 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     }
     if allow_missing_sha256 {
         settings.require_sha256 = false;
+    }
+    settings.stack.fifo |= fifo;
+    if let Some(group) = message_group {
+        settings.message_group = group;
     }
     if !cors_origins.is_empty() {
         settings.stack.cors_allowed_origins = cors_origins;

@@ -35,6 +35,8 @@ pub struct StackDefaults {
     pub max_pending_uploads: u32,
     pub operator_arns: Vec<String>,
     pub operator_scope: Option<String>,
+    pub fifo: bool,
+    pub message_group: String,
 }
 
 impl StackDefaults {

@@ -116,6 +116,8 @@ pub struct LocalSettings {
     pub max_pending_uploads: u32,
     /// Who may read every payload (`operator_arns`, `operator_scope`).
     pub access: claimcheck::principal::AccessPolicy,
+    /// The FIFO message group of each pointer (`message_group`).
+    pub message_group: claimcheck::admission::MessageGroup,
 }
 
 impl LocalSettings {
@@ -132,6 +134,7 @@ impl LocalSettings {
                 dlq_retention_seconds: d.dlq_retention_seconds,
                 cors_allowed_origins: d.cors_allowed_origins,
                 bucket_cors_allowed_headers: d.bucket_cors_allowed_headers,
+                fifo: d.fifo,
             },
             api_port: 0,
             lease: Duration::from_secs(d.lease_seconds),
@@ -164,6 +167,9 @@ impl LocalSettings {
                 operator_arns: d.operator_arns,
                 operator_scope: d.operator_scope,
             },
+            message_group: d.message_group.parse().map_err(|e| {
+                LocalError::Setup(format!("infra/defaults.json: message_group: {e}"))
+            })?,
         })
     }
 }
@@ -318,6 +324,7 @@ pub async fn start<P: Processor + 'static>(
         uploads_prefix: prefix,
         unknown_objects: producer::UnknownObjects::Ignore,
         size_attribute: claimcheck::size_attribute::SizeAttributeName::Current,
+        message_group: settings.message_group.clone(),
     };
     let producer =
         Arc::new(producer::Producer::new(sdk, producer_settings).map_err(|e| setup(&e))?);
@@ -339,14 +346,10 @@ pub async fn start<P: Processor + 'static>(
     repair.queued_stall = settings.queued_stall;
     repair.pending_grace = settings.pending_grace;
     repair.visibility = Duration::from_secs(60);
-    let redriver_settings = redriver::Settings {
-        deployment: claimcheck::repair::Deployment::new(
-            &stack.bucket,
-            &stack.table,
-            &stack.queue_url,
-        ),
-        repair,
-    };
+    let mut deployment =
+        claimcheck::repair::Deployment::new(&stack.bucket, &stack.table, &stack.queue_url);
+    deployment.message_group = settings.message_group.clone();
+    let redriver_settings = redriver::Settings { deployment, repair };
     let redriver = Arc::new(redriver_settings.redriver(sdk).map_err(|e| setup(&e))?);
 
     let sqs = aws_sdk_sqs::Client::new(sdk);

@@ -25,6 +25,8 @@ pub struct StackSpec {
     pub cors_allowed_origins: Vec<String>,
     /// Request headers the bucket's CORS rule allows (`infra/defaults.json`).
     pub bucket_cors_allowed_headers: Vec<String>,
+    /// A FIFO work queue and DLQ (Terraform's `fifo`): names ending in `.fifo`.
+    pub fifo: bool,
 }
 
 /// What was provisioned.
@@ -53,33 +55,41 @@ pub async fn provision(sdk: &aws_config::SdkConfig, spec: &StackSpec) -> Result<
     if !spec.cors_allowed_origins.is_empty() {
         bucket_cors(&s3, &bucket, spec).await?;
     }
-    let (dlq_url, dlq_arn) = queue(
-        &sqs,
-        &format!("{}-dlq", spec.name),
-        &[(
-            QueueAttributeName::MessageRetentionPeriod,
-            spec.dlq_retention_seconds.to_string(),
-        )],
-    )
-    .await?;
+    // A FIFO work queue needs a FIFO DLQ (SQS's rule), both named `.fifo`; pointers carry
+    // their own deduplication ids.
+    let suffix = if spec.fifo { ".fifo" } else { "" };
+    let fifo: Vec<(QueueAttributeName, String)> = if spec.fifo {
+        vec![(QueueAttributeName::FifoQueue, "true".into())]
+    } else {
+        vec![]
+    };
+    let mut dlq_attributes = vec![(
+        QueueAttributeName::MessageRetentionPeriod,
+        spec.dlq_retention_seconds.to_string(),
+    )];
+    dlq_attributes.extend(fifo.iter().cloned());
+    let (dlq_url, dlq_arn) =
+        queue(&sqs, &format!("{}-dlq{suffix}", spec.name), &dlq_attributes).await?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": spec.max_receive_count,
     });
+    let mut work_attributes = vec![
+        (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        (
+            QueueAttributeName::VisibilityTimeout,
+            spec.visibility_timeout_seconds.to_string(),
+        ),
+        (
+            QueueAttributeName::MessageRetentionPeriod,
+            spec.queue_retention_seconds.to_string(),
+        ),
+    ];
+    work_attributes.extend(fifo);
     let (queue_url, queue_arn) = queue(
         &sqs,
-        &format!("{}-work", spec.name),
-        &[
-            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
-            (
-                QueueAttributeName::VisibilityTimeout,
-                spec.visibility_timeout_seconds.to_string(),
-            ),
-            (
-                QueueAttributeName::MessageRetentionPeriod,
-                spec.queue_retention_seconds.to_string(),
-            ),
-        ],
+        &format!("{}-work{suffix}", spec.name),
+        &work_attributes,
     )
     .await?;
     // A failed producer run is retried when the event reappears, as Lambda retries an

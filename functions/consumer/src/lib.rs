@@ -18,6 +18,7 @@
 //! Deduplication is keyed on the payload id, never on the SQS message id, so a redriven copy
 //! is recognised.
 
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
@@ -164,14 +165,23 @@ pub async fn handle<P: Processor>(
         .first()
         .and_then(|r| r.event_source_arn.as_deref())
         .is_some_and(|arn| arn.ends_with(".fifo"));
-    let mut failed_before = false;
+    // FIFO: a failed record holds back the later records of its own message group only (they
+    // must not overtake it); other groups go on. (Powertools' semantics for partial batch
+    // responses on FIFO queues.)
+    let mut failed_groups: HashSet<&str> = HashSet::new();
     for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
+        let group = record
+            .attributes
+            .get("MessageGroupId")
+            .map_or("", String::as_str);
         let remaining = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        let handled = if fifo && failed_before {
-            Handled::Retry("an earlier record of this FIFO batch failed".into())
+        let handled = if fifo && failed_groups.contains(group) {
+            Handled::Retry(format!(
+                "an earlier record of message group {group:?} failed in this batch"
+            ))
         } else if remaining < deps.settings.deadline_margin {
             Handled::Retry("not started: the invocation is near its deadline".into())
         } else {
@@ -180,7 +190,7 @@ pub async fn handle<P: Processor>(
         };
         tracing::info!(message_id = %id, outcome = ?handled, "record handled");
         if handled.is_failure() {
-            failed_before = true;
+            failed_groups.insert(group);
             response.add_failure(id);
         }
     }
@@ -355,14 +365,28 @@ async fn unresolvable<P: Processor>(
     .await
 }
 
+/// The message group a parked message keeps in a FIFO DLQ (SQS refuses a FIFO send without
+/// one): its own, else its payload's id.
+fn park_group(record: &SqsMessage, payload_id: Option<&str>) -> String {
+    record
+        .attributes
+        .get("MessageGroupId")
+        .cloned()
+        .or_else(|| payload_id.map(str::to_owned))
+        .unwrap_or_else(|| "claimcheck-parked".to_owned())
+}
+
 /// Sends the message, unchanged, to the DLQ with the reason, and marks its payload `dead`.
-/// If the DLQ send fails the record is retried instead, so nothing is lost.
+/// If the DLQ send fails the record is retried instead, so nothing is lost. A FIFO DLQ gets
+/// the message's group and its message id as the deduplication id (a retried park within
+/// SQS's 5-minute window is not a second copy).
 async fn park<P: Processor>(
     deps: &Consumer<P>,
     record: &SqsMessage,
     payload_id: Option<&str>,
     reason: String,
 ) -> Handled {
+    let fifo_dlq = deps.settings.dlq_url.ends_with(".fifo");
     let mut attributes = record_attributes(record);
     // The reason rides along only where it fits: never an 11th attribute, never past SQS's
     // size limit (the message must stay sendable). Otherwise the ledger (for our payloads) and
@@ -394,6 +418,8 @@ async fn park<P: Processor>(
         .queue_url(&deps.settings.dlq_url)
         .message_body(record.body.clone().unwrap_or_default())
         .set_message_attributes((!attributes.is_empty()).then_some(attributes))
+        .set_message_group_id(fifo_dlq.then(|| park_group(record, payload_id)))
+        .set_message_deduplication_id(fifo_dlq.then(|| record.message_id.clone()).flatten())
         .send()
         .await;
     if let Err(e) = sent {

@@ -332,33 +332,50 @@ async fn a_mixed_batch_reports_exactly_the_right_failures() {
     assert!(reasons.iter().any(|r| r.contains("does not trust")));
 }
 
+/// FIFO (Powertools' semantics): a failed record holds back the later records of its own
+/// message group only. Groups `A, B, B` with `A` failing: both `B`s are processed; with the
+/// first `B` failing instead, the second `B` is held back and `A` is processed.
 #[tokio::test]
-async fn a_fifo_batch_stops_at_the_first_failure() {
-    let mut f = fixture().await;
-    f.queue_arn.push_str(".fifo");
-    let first = f.queued_payload(b"first", None).await;
-    let second = f.queued_payload(b"second", Some("transient")).await;
-    let third = f.queued_payload(b"third", None).await;
-    let (mut event, ids) = f.event(&HashMap::new()).await;
-    let order = [&first, &second, &third];
-    event.records.sort_by_key(|r| {
-        order
+async fn a_fifo_failure_holds_back_only_its_own_message_group() {
+    for failing in ["A", "B"] {
+        let mut f = fixture().await;
+        f.queue_arn.push_str(".fifo");
+        let fault = |group: &str| (group == failing).then_some("transient");
+        let a = f.queued_payload(b"a", fault("A")).await;
+        let b1 = f.queued_payload(b"b1", fault("B")).await;
+        let b2 = f.queued_payload(b"b2", None).await;
+        let (mut event, ids) = f.event(&HashMap::new()).await;
+        let order = [(&a, "A"), (&b1, "B"), (&b2, "B")];
+        event.records.sort_by_key(|r| {
+            order
+                .iter()
+                .position(|(id, _)| **id == ids[r.message_id.as_deref().unwrap_or("")])
+        });
+        for (record, (_, group)) in event.records.iter_mut().zip(order) {
+            record
+                .attributes
+                .insert("MessageGroupId".into(), group.into());
+        }
+        let response = handle(&f.consumer, event, far_deadline())
+            .await
+            .expect("a well-formed batch");
+        let mut failed: Vec<&str> = response
+            .batch_item_failures
             .iter()
-            .position(|id| **id == ids[r.message_id.as_deref().unwrap_or("")])
-    });
-    let response = handle(&f.consumer, event, far_deadline())
-        .await
-        .expect("a well-formed batch");
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|b| ids[&b.item_identifier].as_str())
-        .collect();
-    assert_eq!(failed, [second.as_str(), third.as_str()]);
-    assert_eq!(
-        (f.status(&first).await, f.status(&third).await),
-        (Status::Done, Status::Queued)
-    );
+            .map(|b| ids[&b.item_identifier].as_str())
+            .collect();
+        failed.sort_unstable();
+        let statuses = (f.status(&a).await, f.status(&b1).await, f.status(&b2).await);
+        if failing == "A" {
+            assert_eq!(failed, [a.as_str()]);
+            assert_eq!(statuses, (Status::Failed, Status::Done, Status::Done));
+        } else {
+            let mut expected = [b1.as_str(), b2.as_str()];
+            expected.sort_unstable();
+            assert_eq!(failed, expected);
+            assert_eq!(statuses, (Status::Done, Status::Failed, Status::Queued));
+        }
+    }
 }
 
 #[tokio::test]

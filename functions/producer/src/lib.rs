@@ -15,7 +15,7 @@
 //! queued).
 
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
-use claimcheck::admission::{Admission, AdmissionError, ignored};
+use claimcheck::admission::{Admission, AdmissionError, MessageGroup, ignored};
 use claimcheck::extended_client::ClientError;
 use claimcheck::ledger::Ledger;
 use claimcheck::object_key::KeyPrefix;
@@ -40,6 +40,9 @@ pub struct Settings {
     pub unknown_objects: UnknownObjects,
     /// `CLAIMCHECK_SIZE_ATTRIBUTE`: `current` (default, `ExtendedPayloadSize`) or `legacy`
     pub size_attribute: SizeAttributeName,
+    /// `CLAIMCHECK_MESSAGE_GROUP`: on a FIFO work queue, `payload` (default: a group per
+    /// payload) or `metadata:KEY` (the upload's metadata value under KEY)
+    pub message_group: MessageGroup,
 }
 
 impl Settings {
@@ -59,6 +62,11 @@ impl Settings {
                 source,
                 "CLAIMCHECK_SIZE_ATTRIBUTE",
                 SizeAttributeName::Current,
+            )?,
+            message_group: settings::parsed_or(
+                source,
+                "CLAIMCHECK_MESSAGE_GROUP",
+                MessageGroup::PerPayload,
             )?,
         })
     }
@@ -88,7 +96,8 @@ impl Producer {
                 client,
                 &settings.queue_url,
                 settings.unknown_objects,
-            ),
+            )
+            .with_message_group(settings.message_group.clone()),
             settings,
         })
     }

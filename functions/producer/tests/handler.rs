@@ -30,6 +30,7 @@ async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
         uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
         unknown_objects,
         size_attribute: SizeAttributeName::Current,
+        message_group: Default::default(),
     };
     let producer = Producer::new(&aws.config_as("producer"), settings).expect("producer");
     Fixture {

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use claimcheck::admission::MessageGroup;
 use claimcheck::extended_client::ClientError;
 
 use claimcheck::repair::{DEFAULT_MAX_REDRIVES, Deployment, RepairSettings};
@@ -68,6 +69,8 @@ impl Settings {
             "CLAIMCHECK_SIZE_ATTRIBUTE",
             SizeAttributeName::Current,
         )?;
+        deployment.message_group =
+            settings::parsed_or(source, "CLAIMCHECK_MESSAGE_GROUP", MessageGroup::PerPayload)?;
         Ok(Self { deployment, repair })
     }
 
