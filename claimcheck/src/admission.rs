@@ -16,7 +16,7 @@
 use crate::content_type::same_media_type;
 use crate::extended_client::{ClientError, SendOptions};
 use crate::ledger::{
-    Changes, Created, Ledger, LedgerError, NewPayload, PayloadRecord, Status, Transition,
+    Changes, Created, Ledger, LedgerError, NewPayload, PayloadRecord, Status, Step, Transition,
 };
 use crate::message_attributes::{CONTENT_TYPE, PAYLOAD_ID};
 use crate::payload_store::ObjectInfo;
@@ -283,11 +283,7 @@ impl Admission {
             e_tag: info.e_tag.clone(),
             ..Changes::default()
         };
-        if let Transition::Rejected(current) = self
-            .ledger
-            .transition(id, &[Status::Pending], Status::Queued, &queued)
-            .await?
-        {
+        if let Transition::Rejected(current) = self.ledger.step(id, Step::Admit, &queued).await? {
             return Ok(duplicate(id, current));
         }
         let sent = self
@@ -307,11 +303,7 @@ impl Admission {
                     last_error: Some(format!("send failed: {e}")),
                     ..Changes::default()
                 };
-                if let Err(revert) = self
-                    .ledger
-                    .transition(id, &[Status::Queued], Status::Pending, &back)
-                    .await
-                {
+                if let Err(revert) = self.ledger.step(id, Step::Unadmit, &back).await {
                     tracing::error!(payload_id = id, error = %revert, "could not return the payload to pending");
                 }
                 return Err(e.into());
@@ -371,11 +363,7 @@ impl Admission {
             ..Changes::default()
         };
         Ok(
-            match self
-                .ledger
-                .transition(id, &[Status::Pending], Status::Quarantined, &changes)
-                .await?
-            {
+            match self.ledger.step(id, Step::Quarantine, &changes).await? {
                 Transition::Applied(_) => {
                     tracing::warn!(payload_id = id, %reason, "upload quarantined");
                     Outcome::Quarantined {
@@ -394,9 +382,7 @@ impl Admission {
             ..Changes::default()
         };
         // The consumer may have moved it on already; then there is nothing left to record.
-        self.ledger
-            .transition(id, &[Status::Queued], Status::Queued, &recorded)
-            .await?;
+        self.ledger.step(id, Step::RecordMessage, &recorded).await?;
         Ok(())
     }
 

@@ -93,3 +93,140 @@ impl std::fmt::Display for Status {
         f.write_str(self.as_str())
     }
 }
+
+/// Every state change the pipeline makes, with the states it may start from and the state it
+/// ends in: the ledger's state machine, defined once. Each is applied by one conditional write
+/// (`Ledger::step`), so of two racing writers exactly one wins.
+///
+/// | step | from | to |
+/// |---|---|---|
+/// | `Admit` | pending | queued |
+/// | `Unadmit` | queued | pending |
+/// | `RecordMessage` | queued | queued |
+/// | `Quarantine` | pending | quarantined |
+/// | `Claim` | queued, failed, redriven (and processing with an expired lease) | processing |
+/// | `Finish` | processing | done |
+/// | `Fail` | processing | failed |
+/// | `FailLast` | processing | dead |
+/// | `ReleaseLease` | processing (lease expired) | failed |
+/// | `Park` | queued, processing, failed, redriven, pending | dead |
+/// | `KeepParked` | dead, failed, queued, redriven | dead |
+/// | `Redrive` | dead, failed, queued, redriven | redriven |
+/// | `RedriveFailed` | redriven | dead |
+/// | `NativeRedrive` | dead | redriven |
+/// | `Expire` | pending | expired |
+///
+/// `done`, `expired` and `quarantined` are final: no step leaves them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// The producer admitted the upload and is sending its pointer.
+    Admit,
+    /// Sending the pointer failed: back to `pending` (the next event or reconcile retries).
+    Unadmit,
+    /// The sent pointer's message id is recorded (or reconcile re-sends a stalled one).
+    RecordMessage,
+    /// The upload did not match what was announced.
+    Quarantine,
+    /// A consumer leases the payload for processing.
+    Claim,
+    /// Processed.
+    Finish,
+    /// The attempt failed; the message will be received again.
+    Fail,
+    /// The attempt failed on the message's last receive: SQS moves it to the DLQ.
+    FailLast,
+    /// The lease of a crashed or timed-out consumer expired (reconcile).
+    ReleaseLease,
+    /// The consumer sent the message to the DLQ.
+    Park,
+    /// The redriver leaves a DLQ message parked, recording why.
+    KeepParked,
+    /// The redriver sends a DLQ message back to the work queue.
+    Redrive,
+    /// Sending it back failed: parked again.
+    RedriveFailed,
+    /// A native message move task will carry the DLQ's messages back.
+    NativeRedrive,
+    /// The upload URL expired with no upload (reconcile).
+    Expire,
+}
+
+impl Step {
+    /// Every step, in declaration order.
+    pub const ALL: [Step; 15] = [
+        Step::Admit,
+        Step::Unadmit,
+        Step::RecordMessage,
+        Step::Quarantine,
+        Step::Claim,
+        Step::Finish,
+        Step::Fail,
+        Step::FailLast,
+        Step::ReleaseLease,
+        Step::Park,
+        Step::KeepParked,
+        Step::Redrive,
+        Step::RedriveFailed,
+        Step::NativeRedrive,
+        Step::Expire,
+    ];
+
+    /// The states the step may start from.
+    pub fn from(self) -> &'static [Status] {
+        match self {
+            Step::Admit | Step::Quarantine | Step::Expire => &[Status::Pending],
+            Step::Unadmit | Step::RecordMessage => &[Status::Queued],
+            Step::Claim => &Status::CLAIMABLE,
+            Step::Finish | Step::Fail | Step::FailLast | Step::ReleaseLease => {
+                &[Status::Processing]
+            }
+            Step::Park => &Status::PARKABLE,
+            Step::KeepParked | Step::Redrive => &Status::IN_DLQ,
+            Step::RedriveFailed => &[Status::Redriven],
+            Step::NativeRedrive => &[Status::Dead],
+        }
+    }
+
+    /// The state the step ends in.
+    pub fn to(self) -> Status {
+        match self {
+            Step::Admit | Step::RecordMessage => Status::Queued,
+            Step::Unadmit => Status::Pending,
+            Step::Quarantine => Status::Quarantined,
+            Step::Claim => Status::Processing,
+            Step::Finish => Status::Done,
+            Step::Fail | Step::ReleaseLease => Status::Failed,
+            Step::FailLast | Step::Park | Step::KeepParked | Step::RedriveFailed => Status::Dead,
+            Step::Redrive | Step::NativeRedrive => Status::Redriven,
+            Step::Expire => Status::Expired,
+        }
+    }
+}
+
+impl Status {
+    /// Whether no step leaves this state: `done`, `expired`, `quarantined`.
+    pub fn is_final(self) -> bool {
+        !Step::ALL.iter().any(|step| step.from().contains(&self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_final_states_are_done_expired_and_quarantined() {
+        let finals: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_final()).collect();
+        assert_eq!(finals, [Status::Done, Status::Expired, Status::Quarantined]);
+        // Every state is reachable from pending.
+        let mut reached = vec![Status::Pending];
+        while let Some(next) = Step::ALL.iter().find_map(|step| {
+            let to = step.to();
+            (step.from().iter().any(|s| reached.contains(s)) && !reached.contains(&to))
+                .then_some(to)
+        }) {
+            reached.push(next);
+        }
+        assert_eq!(reached.len(), Status::ALL.len(), "{reached:?}");
+    }
+}

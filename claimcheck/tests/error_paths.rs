@@ -204,21 +204,6 @@ async fn an_object_that_cannot_be_deleted_after_the_message_is_an_orphan_not_an_
     ));
 }
 
-/// An object's tag keys on the local endpoint.
-async fn tag_keys(aws: &testkit::Endpoint, pointer: &PayloadPointer) -> Vec<String> {
-    aws.s3
-        .get_object_tagging()
-        .bucket(&pointer.bucket)
-        .key(&pointer.key)
-        .send()
-        .await
-        .expect("tags")
-        .tag_set
-        .into_iter()
-        .map(|t| t.key)
-        .collect()
-}
-
 /// Issue 15, case 1. SQS answers `DeleteMessage` with success for a receipt handle whose
 /// message has been redelivered (or moved to the DLQ) meanwhile — documented behaviour the
 /// local endpoint does not reproduce (it refuses stale handles), hence the SQS mock; S3 is the
@@ -251,7 +236,8 @@ async fn a_delete_sqs_confirms_for_a_redelivered_message_leaves_the_live_copy_it
     let body = store.get(&pointer).await.expect("the live copy's object");
     let text = body.read_to_string(1024).await.expect("read");
     assert_eq!(text, "the payload");
-    assert_eq!(tag_keys(&aws, &pointer).await, [EXPIRED_TAG_KEY]);
+    let tags = aws.tags(&pointer.bucket, &pointer.key).await;
+    assert_eq!(tags, [(EXPIRED_TAG_KEY.to_owned(), "true".to_owned())]);
 }
 
 /// The same kind: a send whose answer is lost (a 5xx or a dropped connection) may have queued
@@ -287,8 +273,12 @@ async fn a_send_of_unknown_outcome_marks_its_object_and_a_refused_one_deletes_it
         assert_eq!(keys.len(), before + usize::from(kept), "{status_code}");
         if kept {
             let last = PayloadPointer::new(&bucket, keys.last().expect("key"));
-            let marked = tag_keys(&aws, &last).await;
-            assert_eq!(marked, [EXPIRED_TAG_KEY], "{status_code}");
+            let marked = aws.tags(&last.bucket, &last.key).await;
+            assert_eq!(
+                marked,
+                [(EXPIRED_TAG_KEY.to_owned(), "true".to_owned())],
+                "{status_code}"
+            );
         }
     }
 }

@@ -114,28 +114,10 @@ async fn large_message_is_offloaded_in_the_wire_format_and_cleaned_up_on_delete(
     assert!(matches!(cleanup, PayloadCleanup::Deferred(p) if p == pointer));
     assert_eq!(aws.keys(&bucket).await, vec![pointer.key.clone()]);
     assert_eq!(
-        tags(&aws, &pointer).await,
+        aws.tags(&pointer.bucket, &pointer.key).await,
         vec![(EXPIRED_TAG_KEY.to_owned(), EXPIRED_TAG_VALUE.to_owned())]
     );
     assert_eq!(aws.approximate_count(&queue).await, 0);
-}
-
-/// An object's tags, as `(key, value)` pairs sorted by key.
-async fn tags(aws: &testkit::Endpoint, pointer: &PayloadPointer) -> Vec<(String, String)> {
-    let mut tags: Vec<(String, String)> = aws
-        .s3
-        .get_object_tagging()
-        .bucket(&pointer.bucket)
-        .key(&pointer.key)
-        .send()
-        .await
-        .expect("tags")
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
-    tags.sort();
-    tags
 }
 
 #[tokio::test]

@@ -287,3 +287,129 @@ async fn items_past_their_ttl_are_not_returned() {
         .expect("list");
     assert!(listed.records.is_empty());
 }
+
+/// What a model-based run does next: a step of the state machine, or time passing beyond a
+/// consumer's lease (a crashed consumer).
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Take(claimcheck::ledger::Step),
+    LeaseExpires,
+}
+
+/// The model: where the payload is, and whether a consumer's lease on it is still running.
+struct Model {
+    status: Status,
+    lease_live: bool,
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Applies `actions` to a fresh payload in the real ledger (the local endpoint) and to the
+/// model, checking after every one that the ledger took exactly the steps the state machine
+/// allows from where the model says the payload is, and ended where the model says.
+async fn follow(
+    ledger: &Ledger,
+    clock: &AtomicI64,
+    actions: &[Action],
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    use claimcheck::ledger::Step;
+    use proptest::prop_assert_eq;
+    let id = uuid::Uuid::new_v4().to_string();
+    ledger.create_pending(&payload(&id)).await.expect("create");
+    let mut model = Model {
+        status: Status::Pending,
+        lease_live: false,
+    };
+    for action in actions {
+        let (result, allowed, target) = match *action {
+            Action::LeaseExpires => {
+                clock.fetch_add(LEASE.as_millis() as i64 + 1, Ordering::SeqCst);
+                model.lease_live = false;
+                continue;
+            }
+            Action::Take(Step::Claim) => {
+                let expired = model.status == Status::Processing && !model.lease_live;
+                (
+                    ledger.claim(&id, "consumer", LEASE).await,
+                    Step::Claim.from().contains(&model.status) || expired,
+                    Status::Processing,
+                )
+            }
+            Action::Take(Step::ReleaseLease) => (
+                ledger.release_expired_lease(&id).await,
+                model.status == Status::Processing && !model.lease_live,
+                Status::Failed,
+            ),
+            Action::Take(step) => (
+                ledger.step(&id, step, &Changes::default()).await,
+                step.from().contains(&model.status),
+                step.to(),
+            ),
+        };
+        let was_final = model.status.is_final();
+        match result.expect("ledger call") {
+            Transition::Applied(record) => {
+                prop_assert_eq!(
+                    (allowed, was_final),
+                    (true, false),
+                    "{:?} from {:?}",
+                    action,
+                    model.status
+                );
+                prop_assert_eq!(record.status, target);
+                if matches!(action, Action::Take(Step::Claim)) {
+                    model.lease_live = true;
+                }
+                model.status = target;
+            }
+            Transition::Rejected(current) => {
+                prop_assert_eq!(
+                    allowed,
+                    false,
+                    "{:?} from {:?} was refused",
+                    action,
+                    model.status
+                );
+                let current = current.map(|r| r.status);
+                prop_assert_eq!(
+                    current,
+                    Some(model.status),
+                    "a refused step changed nothing"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state machine (`Step`) against the real ledger: random sequences of every step —
+/// duplicates, late and out-of-order deliveries, crashed consumers whose leases run out —
+/// each taken exactly when the table allows it, refused without a change otherwise, and never
+/// out of `done`, `expired` or `quarantined`.
+#[test]
+fn the_ledger_takes_exactly_the_steps_of_the_state_machine() {
+    use claimcheck::ledger::Step;
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (aws, ledger) = runtime.block_on(async {
+        let aws = endpoint().await;
+        let ledger = aws.ledger().await;
+        (aws, ledger)
+    });
+    let (ledger, clock) = with_clock(ledger);
+    let action = prop_oneof![
+        6 => proptest::sample::select(Step::ALL.to_vec()).prop_map(Action::Take),
+        1 => Just(Action::LeaseExpires),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 40,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&proptest::collection::vec(action, 1..16), |actions| {
+        runtime.block_on(follow(&ledger, &clock, &actions))
+    });
+    drop(aws);
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

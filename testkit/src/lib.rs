@@ -120,6 +120,24 @@ impl Endpoint {
             .collect()
     }
 
+    /// An object's tags, as `(key, value)` pairs sorted by key.
+    pub async fn tags(&self, bucket: &str, key: &str) -> Vec<(String, String)> {
+        let mut tags: Vec<(String, String)> = self
+            .s3
+            .get_object_tagging()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("object tags")
+            .tag_set
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect();
+        tags.sort();
+        tags
+    }
+
     /// Up to 10 messages as SQS holds them (bodies and attributes untouched), left visible.
     pub async fn peek(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
         let out = self

@@ -24,7 +24,7 @@ mod record;
 #[cfg(feature = "provision")]
 mod table;
 
-pub use crate::status::Status;
+pub use crate::status::{Status, Step};
 pub use record::{Changes, NewPayload, PayloadRecord};
 
 use crate::sdk_error::SdkFailure;
@@ -251,8 +251,21 @@ impl Ledger {
         self.expires_at(record.updated_at) * 1000 > now
     }
 
+    /// Takes `step` of the pipeline's state machine ([`Step`]: its source states and target
+    /// defined once), with `changes`, if and only if the payload is in one of the step's source
+    /// states now.
+    pub async fn step(
+        &self,
+        id: &str,
+        step: Step,
+        changes: &Changes,
+    ) -> Result<Transition, LedgerError> {
+        self.transition(id, step.from(), step.to(), changes).await
+    }
+
     /// Moves a payload from one of `from` to `to`, with `changes`, if and only if it is in one
-    /// of `from` now.
+    /// of `from` now (an empty `from`: from any state). The pipeline's own changes go through
+    /// [`Ledger::step`]; this is for tools and tests that set a payload's state directly.
     pub async fn transition(
         &self,
         id: &str,
@@ -276,7 +289,7 @@ impl Ledger {
         lease: Duration,
     ) -> Result<Transition, LedgerError> {
         let now = self.now();
-        let claimable = Status::CLAIMABLE;
+        let claimable = Step::Claim.from();
         let condition = format!(
             "#status IN ({}) OR (#status = :processing AND lease_expires_at < :now)",
             placeholders("from", claimable.len())
@@ -293,8 +306,8 @@ impl Ledger {
         self.update(
             id,
             &condition,
-            &claimable,
-            Status::Processing,
+            claimable,
+            Step::Claim.to(),
             &changes,
             &extra,
         )
@@ -335,8 +348,8 @@ impl Ledger {
         self.update(
             id,
             "#status IN (:from0) AND lease_expires_at < :now",
-            &[Status::Processing],
-            Status::Failed,
+            Step::ReleaseLease.from(),
+            Step::ReleaseLease.to(),
             &changes,
             &extra,
         )

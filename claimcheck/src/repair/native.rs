@@ -5,7 +5,7 @@
 //! arrive instead of parking them again; a payload whose object is gone is parked again by
 //! the consumer, with the reason.
 
-use crate::ledger::{Changes, PAGE_SIZE, Status, Transition};
+use crate::ledger::{Changes, PAGE_SIZE, Status, Step, Transition};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Serialize;
 
@@ -97,12 +97,7 @@ async fn mark_dead_redriven(deps: &Repairer, dry_run: bool) -> Result<u32, Repai
             }
             let changed = deps
                 .ledger
-                .transition(
-                    &record.id,
-                    &[Status::Dead],
-                    Status::Redriven,
-                    &Changes::default(),
-                )
+                .step(&record.id, Step::NativeRedrive, &Changes::default())
                 .await?;
             if matches!(changed, Transition::Applied(_)) {
                 marked += 1;

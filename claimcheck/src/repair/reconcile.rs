@@ -12,7 +12,7 @@
 //! stalled set (a re-send restarts its stall clock), so a second run finds nothing to do.
 
 use crate::admission::Outcome;
-use crate::ledger::{Changes, PAGE_SIZE, PayloadRecord, Status, Transition};
+use crate::ledger::{Changes, PAGE_SIZE, PayloadRecord, Status, Step, Transition};
 use serde::Serialize;
 
 use super::{Budget, RepairError, Repairer};
@@ -221,7 +221,7 @@ async fn repair(
                 ..Changes::default()
             };
             deps.ledger
-                .transition(&record.id, &[Status::Pending], Status::Expired, &changes)
+                .step(&record.id, Step::Expire, &changes)
                 .await
                 .map(|t| applied(t, "marked expired"))
                 .map_err(RepairError::from)

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::PayloadPointer;
-use crate::ledger::{Changes, PayloadRecord, Status, Transition};
+use crate::ledger::{Changes, PayloadRecord, Status, Step, Transition};
 use crate::message_attributes::{PARK_REASON, PAYLOAD_ID, REDRIVE_COUNT};
 use crate::sdk_error::SdkFailure;
 use crate::size_attribute::is_reserved;
@@ -328,16 +328,11 @@ async fn apply(
 /// Records why a payload stays parked (its status stays or becomes `dead`).
 async fn note_in_ledger(deps: &Repairer, parked: &Parked, reason: &str) {
     let Some(id) = &parked.payload_id else { return };
-    let from = Status::IN_DLQ;
     let changes = Changes {
         last_error: Some(format!("parked: {reason}")),
         ..Changes::default()
     };
-    if let Err(e) = deps
-        .ledger
-        .transition(id, &from, Status::Dead, &changes)
-        .await
-    {
+    if let Err(e) = deps.ledger.step(id, Step::KeepParked, &changes).await {
         tracing::warn!(payload_id = id, error = %e, "could not record the park reason");
     }
 }
@@ -345,16 +340,11 @@ async fn note_in_ledger(deps: &Repairer, parked: &Parked, reason: &str) {
 async fn send_back(deps: &Repairer, parked: &Parked) -> (Verdict, String) {
     let message = &parked.message;
     if let Some(id) = &parked.payload_id {
-        let from = Status::IN_DLQ;
         let counted = Changes {
             count_redrive: true,
             ..Changes::default()
         };
-        match deps
-            .ledger
-            .transition(id, &from, Status::Redriven, &counted)
-            .await
-        {
+        match deps.ledger.step(id, Step::Redrive, &counted).await {
             Ok(Transition::Applied(_)) | Ok(Transition::Rejected(None)) => {}
             Ok(Transition::Rejected(Some(current))) => {
                 return (
@@ -371,11 +361,7 @@ async fn send_back(deps: &Repairer, parked: &Parked) -> (Verdict, String) {
                 last_error: Some(format!("redrive failed: {e}")),
                 ..Changes::default()
             };
-            if let Err(e) = deps
-                .ledger
-                .transition(id, &[Status::Redriven], Status::Dead, &back)
-                .await
-            {
+            if let Err(e) = deps.ledger.step(id, Step::RedriveFailed, &back).await {
                 tracing::error!(payload_id = id, error = %e, "could not return the payload to dead");
             }
         }

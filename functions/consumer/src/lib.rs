@@ -26,7 +26,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use claimcheck::extended_client::{
     MessageBody, ReceivedMessage, UnresolvedMessage, record_attributes,
 };
-use claimcheck::ledger::{Changes, Ledger, PayloadRecord, Status, Transition};
+use claimcheck::ledger::{Changes, Ledger, PayloadRecord, Status, Step, Transition};
 use claimcheck::message_attributes::to_sdk_map;
 use claimcheck::processor::{Body, Outcome, PayloadMeta, Processor};
 use claimcheck::settings::{self, SettingsError, Source};
@@ -246,11 +246,7 @@ async fn consume<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handl
                 release_lease: true,
                 ..Changes::default()
             };
-            if let Err(e) = deps
-                .ledger
-                .transition(&payload_id, &[Status::Processing], Status::Done, &done)
-                .await
-            {
+            if let Err(e) = deps.ledger.step(&payload_id, Step::Finish, &done).await {
                 return Handled::Retry(format!("ledger: {e}"));
             }
             if deps.settings.delete_after_done
@@ -262,17 +258,13 @@ async fn consume<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handl
         }
         Outcome::Retry(reason) => {
             let last = receive_count >= deps.settings.max_receive_count;
-            let to = if last { Status::Dead } else { Status::Failed };
+            let step = if last { Step::FailLast } else { Step::Fail };
             let changes = Changes {
                 last_error: Some(reason.clone()),
                 release_lease: true,
                 ..Changes::default()
             };
-            if let Err(e) = deps
-                .ledger
-                .transition(&payload_id, &[Status::Processing], to, &changes)
-                .await
-            {
+            if let Err(e) = deps.ledger.step(&payload_id, step, &changes).await {
                 tracing::error!(payload_id, error = %e, "could not record the failure");
             }
             Handled::Retry(reason)
@@ -434,11 +426,7 @@ async fn park<P: Processor>(
             release_lease: true,
             ..Changes::default()
         };
-        if let Err(e) = deps
-            .ledger
-            .transition(id, &Status::PARKABLE, Status::Dead, &changes)
-            .await
-        {
+        if let Err(e) = deps.ledger.step(id, Step::Park, &changes).await {
             tracing::error!(payload_id = id, error = %e, "parked, but the ledger could not record it");
         }
     }
