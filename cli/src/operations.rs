@@ -70,7 +70,12 @@ pub async fn run_redriver(
 ) -> Result<claimcheck::repair::Report, CliError> {
     claimcheck::repair::run(deps, request, SystemTime::now() + time_limit)
         .await
-        .map_err(|e| CliError::Remote(e.to_string()))
+        .map_err(|e| match e {
+            claimcheck::repair::RepairError::FilterNotSupported(_) => {
+                CliError::Usage(e.to_string())
+            }
+            e => CliError::Remote(e.to_string()),
+        })
 }
 
 /// The human lines for a redriver report.
@@ -85,8 +90,10 @@ pub fn describe(report: &claimcheck::repair::Report) -> Vec<String> {
     match report {
         Report::Redrive(r) => {
             let s = r.stats;
+            // A dry run says what it would do; a real run what it did.
+            let would = if r.dry_run { "would be " } else { "" };
             lines.push(format!(
-                "redrive{}: scanned {}, redriven {}, parked {}, skipped {}, failed {} ({})",
+                "redrive{}: scanned {}, {would}redriven {}, {would}parked {}, skipped {}, failed {} ({})",
                 if r.dry_run { " (dry run)" } else { "" },
                 s.scanned,
                 s.redriven,
@@ -95,10 +102,24 @@ pub fn describe(report: &claimcheck::repair::Report) -> Vec<String> {
                 s.failed,
                 progress(r.complete, &r.stopped_because)
             ));
+            if r.actions.is_empty() {
+                lines.push("  the DLQ has no messages".into());
+            }
             for a in &r.actions {
+                let verdict = match a.verdict {
+                    claimcheck::repair::Verdict::Redrive => "redrive",
+                    claimcheck::repair::Verdict::Park => "park",
+                    claimcheck::repair::Verdict::Skip => "skip",
+                    claimcheck::repair::Verdict::RemoveDone => "remove-done",
+                    claimcheck::repair::Verdict::Fail => "fail",
+                };
+                let verdict = if r.dry_run {
+                    format!("would {verdict}")
+                } else {
+                    verdict.to_owned()
+                };
                 lines.push(format!(
-                    "  {:<11} {} payload {}: {}",
-                    format!("{:?}", a.verdict).to_lowercase(),
+                    "  {verdict:<17} {} payload {}: {}",
                     a.message_id,
                     a.payload_id.as_deref().unwrap_or("-"),
                     a.reason

@@ -69,7 +69,12 @@ pub async fn send(
             path: name.clone(),
             reason: e.to_string(),
         })?;
-    let failed = |e: claimcheck::ClientError| CliError::Remote(format!("send failed: {e}"));
+    // A message the send rules refuse (empty, a reserved attribute name, too many
+    // attributes) is the caller's mistake: a usage error, exit 2.
+    let failed = |e: claimcheck::ClientError| match e {
+        claimcheck::ClientError::Rule(rule) => CliError::Usage(format!("cannot send: {rule}")),
+        e => CliError::Remote(format!("send failed: {e}")),
+    };
     let sent = if head.len() <= threshold
         && let Ok(text) = String::from_utf8(head.clone())
     {

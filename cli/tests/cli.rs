@@ -320,6 +320,23 @@ async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     assert_eq!(code, 2);
     assert!(line.contains("--token"), "{line}");
 
+    // Messages the send rules refuse are usage mistakes: exit 2, one line.
+    let reserved = ["send", "-", "--attribute", "ExtendedPayloadSize=1"];
+    let mut eleven = vec!["send".to_owned(), "-".to_owned()];
+    for i in 0..11 {
+        eleven.extend(["--attribute".to_owned(), format!("a{i}=v")]);
+    }
+    let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
+    for (args, stdin) in [
+        (&["send", "-"][..], &b""[..]),
+        (&reserved[..], &b"body"[..]),
+        (&eleven[..], &b"body"[..]),
+    ] {
+        let (code, line) = failure(&s.claimcheck_with_stdin(args, Some(stdin)).await);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(line.contains("cannot send"), "{line}");
+    }
+
     // --profile wins over the environment's keys, as for the AWS CLI: bob's key (unknown to
     // this API) signs, not the environment's; a profile that does not exist is an error.
     let config = s.path("aws-config");
@@ -505,6 +522,13 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
     assert_eq!(dry["mode"], "redrive");
     assert_eq!(dry["stats"]["redriven"], 1);
     assert_eq!(s.aws.approximate_count(&s.queue).await, 0);
+    // A dry run says what it would do.
+    let dry_text = s.claimcheck(&["redrive", "--dry-run"]).await;
+    let dry_text = String::from_utf8_lossy(&dry_text.stdout);
+    assert!(
+        dry_text.contains("would be redriven 1") && dry_text.contains("would redrive"),
+        "{dry_text}"
+    );
 
     let human = s.claimcheck(&["redrive"]).await;
     assert!(human.status.success());
@@ -524,4 +548,23 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
     let (code, line) = failure(&s.claimcheck(&["failed", "--status", "broken"]).await);
     assert_eq!(code, 2);
     assert!(line.contains("unknown status"), "{line}");
+
+    // Bad flag values are usage errors (clap's own message, exit 2), before any AWS call.
+    for args in [
+        &["redrive", "--payload-id", "notauuid"][..],
+        &["redrive", "--max", "0"],
+        &["redrive", "--native", "--reason", "timeout"],
+        &["reconcile", "--max", "0"],
+        &["failed", "--limit", "0"],
+    ] {
+        let output = s.claimcheck(args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
+    }
+    // Empty results say so (on stderr; stdout stays empty for scripts).
+    let none = s.claimcheck(&["failed", "--status", "quarantined"]).await;
+    assert!(none.status.success());
+    assert!(none.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no payloads in state quarantined"));
 }

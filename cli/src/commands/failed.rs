@@ -12,8 +12,9 @@ pub struct Args {
     /// Only these states; repeatable.
     #[arg(long = "status")]
     pub statuses: Vec<String>,
-    #[arg(long, default_value_t = 50)]
-    pub limit: usize,
+    /// At most this many payloads (1 or more).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
 }
 
 /// Runs `claimcheck failed`.
@@ -30,7 +31,11 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     };
     let sdk = endpoints.sdk_config().await;
     let ledger = Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), endpoints.table()?);
-    let failed = operations::failed(&ledger, &statuses, limit).await?;
+    let failed = operations::failed(&ledger, &statuses, limit as usize).await?;
+    if failed.is_empty() && !out.json {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        eprintln!("no payloads in state {}", names.join(" or "));
+    }
     out.emit(&failed, || {
         failed
             .iter()

@@ -20,7 +20,8 @@ pub struct Args {
     /// Write each body to DIR/<message id> instead of stdout.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
-    /// Delete each message (and its payload) once written.
+    /// Delete each message once written (its payload object is marked for the bucket's
+    /// lifecycle rule: a copy SQS may still hold must find it).
     #[arg(long)]
     pub delete: bool,
 }
@@ -46,6 +47,9 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         delete,
     )
     .await?;
+    if received.is_empty() && failures == 0 && !out.json {
+        eprintln!("no messages (waited {wait} s)");
+    }
     if out.json || output_dir.is_some() {
         out.emit(&received, || {
             received

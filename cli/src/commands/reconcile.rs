@@ -13,8 +13,8 @@ use super::{Context, repairer, run_repair};
 pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
-    /// Examine at most this many payloads.
-    #[arg(long)]
+    /// Examine at most this many payloads (1 or more).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max: Option<u32>,
     /// A payload queued this long without being picked up is sent again.
     #[arg(long, default_value_t = 3600)]

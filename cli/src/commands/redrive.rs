@@ -11,17 +11,17 @@ use super::{Context, repairer, run_repair};
 pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
-    /// Examine at most this many messages.
-    #[arg(long)]
+    /// Examine at most this many messages (1 or more).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max: Option<u32>,
-    /// SQS's StartMessageMoveTask: fast, no checks.
-    #[arg(long)]
+    /// SQS's StartMessageMoveTask: fast, no checks (takes no filter).
+    #[arg(long, conflicts_with_all = ["reason", "payload_ids", "min_age"])]
     pub native: bool,
     /// Only messages whose park reason mentions this text.
     #[arg(long)]
     pub reason: Option<String>,
-    /// Only messages of this payload; repeatable.
-    #[arg(long = "payload-id")]
+    /// Only messages of this payload (its id, a UUID); repeatable.
+    #[arg(long = "payload-id", value_parser = payload_id)]
     pub payload_ids: Vec<String>,
     /// Only messages at least this many seconds old.
     #[arg(long)]
@@ -59,4 +59,11 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         },
     };
     run_repair(cx, &deps, request).await
+}
+
+/// A payload id as the API issues them: a UUID, written lower-case.
+fn payload_id(value: &str) -> Result<String, String> {
+    uuid::Uuid::try_parse(value)
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| format!("{value:?} is not a payload id (a UUID)"))
 }
