@@ -130,6 +130,8 @@ bench: venv $(PACKAGE_VENV)/.installed
 	@echo "== 4. presigned URLs per second on one core"
 	taskset -c 0 cargo run --release --locked --quiet --example presign_rate -p claimcheck
 	taskset -c 0 $(PYTHON) tests/bench/presign_rate.py
+	@echo "== 6. whole-process crashes: 500 payloads, local mode killed (SIGKILL) and restarted"
+	CLAIMCHECK_CRASH_PAYLOADS=500 $(WITH_ENDPOINT) cargo test --locked -p claimcheck-cli --test crash -- --nocapture
 
 clean:
 	cargo clean

@@ -26,12 +26,19 @@ pub struct Args {
     /// While this file exists, payloads of type application/x-claimcheck-poison fail.
     #[arg(long, value_name = "FILE")]
     pub poison_switch: Option<PathBuf>,
+    /// Append each processed payload's id to FILE (its side effect, for fault tests).
+    #[arg(long, value_name = "FILE")]
+    pub effects_log: Option<PathBuf>,
     /// Override Terraform's visibility timeout (seconds), e.g. for a quick demo.
     #[arg(long)]
     pub visibility_timeout: Option<u64>,
     /// Override Terraform's maxReceiveCount.
     #[arg(long)]
     pub max_receive_count: Option<u32>,
+    /// Reconcile re-sends the pointer of a payload `queued` this long without a message
+    /// (seconds; Terraform's `queued_stall_seconds`, at most a day).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub queued_stall: Option<u64>,
     /// Run the reconcile pass this often (seconds).
     #[arg(long)]
     pub reconcile_every: Option<u64>,
@@ -88,8 +95,10 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         port,
         write_outputs,
         poison_switch,
+        effects_log,
         visibility_timeout,
         max_receive_count,
+        queued_stall,
         reconcile_every,
         api_authorization,
         credentials,
@@ -124,6 +133,9 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     }
     if let Some(count) = max_receive_count {
         settings.stack.max_receive_count = count;
+    }
+    if let Some(seconds) = queued_stall {
+        settings.queued_stall = Duration::from_secs(seconds);
     }
     if let Some(seconds) = reconcile_every {
         settings.reconcile_every = Some(Duration::from_secs(seconds.max(1)));
@@ -194,6 +206,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         write_outputs,
         PoisonSwitch {
             switch: poison_switch,
+            effects: effects_log,
         },
         out,
     )
