@@ -59,7 +59,7 @@ impl LocalMode {
             // without a message: reconcile re-sends it after the queued stall (an hour by
             // default, seconds here).
             .args(["--visibility-timeout", "2", "--reconcile-every", "2"])
-            .args(["--queued-stall", "3"])
+            .args(["--queued-stall-seconds", "3"])
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)

@@ -38,7 +38,7 @@ pub struct Args {
     /// Reconcile re-sends the pointer of a payload `queued` this long without a message
     /// (seconds; Terraform's `queued_stall_seconds`, at most a day).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub queued_stall: Option<u64>,
+    pub queued_stall_seconds: Option<u64>,
     /// Run the reconcile pass this often (seconds).
     #[arg(long)]
     pub reconcile_every: Option<u64>,
@@ -98,7 +98,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         effects_log,
         visibility_timeout,
         max_receive_count,
-        queued_stall,
+        queued_stall_seconds,
         reconcile_every,
         api_authorization,
         credentials,
@@ -134,7 +134,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     if let Some(count) = max_receive_count {
         settings.stack.max_receive_count = count;
     }
-    if let Some(seconds) = queued_stall {
+    if let Some(seconds) = queued_stall_seconds {
         settings.queued_stall = Duration::from_secs(seconds);
     }
     if let Some(seconds) = reconcile_every {

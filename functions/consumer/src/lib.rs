@@ -230,6 +230,14 @@ async fn consume<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handl
                 current.lease_owner
             ));
         }
+        // Still `pending`: this pointer overtook its admission (a send whose answer was lost,
+        // after which the producer returned the payload to `pending` and will admit it again).
+        // Not a casualty to dead-letter: received again later, it finds the payload claimable.
+        Ok(Transition::Rejected(Some(current))) if current.status == Status::Pending => {
+            return Handled::Retry(format!(
+                "payload {payload_id} is still pending: its admission is not recorded yet"
+            ));
+        }
         Ok(Transition::Rejected(current)) => {
             let state = current.map_or("unknown".to_owned(), |c| c.status.to_string());
             let reason = format!("payload {payload_id} cannot be processed from state {state}");

@@ -563,3 +563,33 @@ async fn a_record_without_a_message_id_fails_the_whole_batch_untouched() {
     assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 0);
     assert_eq!(f.status(&first).await, Status::Queued, "nothing claimed");
 }
+
+/// A send whose answer was lost: SQS queued the pointer, but the producer saw a failure and
+/// returned the payload to `pending` (to admit it again). The pointer that arrives meanwhile is
+/// retried, not dead-lettered; once the payload is admitted it is processed.
+#[tokio::test]
+async fn a_pointer_that_overtakes_its_admission_is_retried_not_parked() {
+    let f = fixture().await;
+    let id = f.queued_payload(b"early", None).await;
+    f.ledger
+        .transition(&id, &[Status::Queued], Status::Pending, &Changes::default())
+        .await
+        .expect("back to pending");
+    let (event, _) = f.event(&HashMap::new()).await;
+    let response = handle(&f.consumer, event.clone(), far_deadline())
+        .await
+        .expect("a well-formed batch");
+    assert_eq!(response.batch_item_failures.len(), 1, "retried");
+    assert!(f.aws.peek(&f.dlq).await.is_empty(), "not dead-lettered");
+    assert_eq!(f.status(&id).await, Status::Pending);
+    f.ledger
+        .transition(&id, &[Status::Pending], Status::Queued, &Changes::default())
+        .await
+        .expect("admitted");
+    let response = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(f.status(&id).await, Status::Done);
+    assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 1);
+}

@@ -26,6 +26,8 @@ pub const SERVICE: &str = "execute-api";
 /// How far a request's signing time may be from the server's clock (SigV4's rule).
 pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// API Gateway's answer to a signature that is not the one the request should carry.
+const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
 /// Credentials local mode accepts, and the IAM principal each stands for (the table a real
 /// account keeps in IAM).
@@ -213,9 +215,7 @@ impl IamAuth {
         }
         let expected = recompute(parts, body, &header, known, &self.region, signed_at)?;
         if !bool::from(expected.as_bytes().ct_eq(header.signature.as_bytes())) {
-            return Err(Refusal::forbidden(
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-            ));
+            return Err(Refusal::forbidden(SIGNATURE_MISMATCH));
         }
         let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
         iam.access_key = Some(known.access_key_id.clone());
@@ -239,11 +239,7 @@ fn recompute(
     region: &str,
     signed_at: SystemTime,
 ) -> Result<String, Refusal> {
-    let mismatch = || {
-        Refusal::forbidden(
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-        )
-    };
+    let mismatch = || Refusal::forbidden(SIGNATURE_MISMATCH);
     let token = parts
         .headers
         .get("x-amz-security-token")
