@@ -21,7 +21,7 @@ ARCH ?= x86-64
 TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy library-check unit-and-integration api-contract package-check infra-check package plan deploy bench demo venv clean
+.PHONY: test fmt-check clippy library-check unit-and-integration api-contract package-check infra-check package plan deploy bench demo local venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -110,6 +110,14 @@ deploy:
 demo: venv
 	cargo build --locked -p claimcheck-cli
 	$(WITH_ENDPOINT) scripts/demo.sh "$$(cargo metadata --format-version 1 --no-deps | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/claimcheck"
+
+## Local mode on its own, to try every command by hand: the local AWS endpoint and
+## `claimcheck local` over it, in the foreground until Ctrl-C. Its outputs file carries the API,
+## bucket, queues, table, region, and the local endpoint with its credentials, so from another
+## shell `claimcheck --outputs local-outputs.json <command>` works for every command.
+local: venv
+	cargo build --locked -p claimcheck-cli
+	$(WITH_ENDPOINT) "$(TARGET_DIR)/debug/claimcheck" local --write-outputs "$(CURDIR)/local-outputs.json"
 
 ## Benchmarks: printed figures, never assertions.
 ## Each runs with its own package selected (their feature sets differ), built before the

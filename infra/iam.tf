@@ -175,10 +175,11 @@ data "aws_iam_policy_document" "consumer" {
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq.arn]
   }
+  # Uploaded payloads, and payloads extended-client senders offloaded (`claimcheck send`).
   statement {
     sid       = "ReadPayloads"
     actions   = ["s3:GetObject"]
-    resources = [local.uploads_arn]
+    resources = [local.uploads_arn, local.messages_arn]
   }
   dynamic "statement" {
     for_each = var.delete_after_done ? [local.uploads_arn] : []
@@ -224,10 +225,11 @@ data "aws_iam_policy_document" "redriver" {
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.work.arn]
   }
+  # HeadObject on a parked pointer's object: an upload, or an extended-client sender's.
   statement {
     sid       = "ReadPayloads"
     actions   = ["s3:GetObject"]
-    resources = [local.uploads_arn]
+    resources = [local.uploads_arn, local.messages_arn]
   }
   statement {
     sid       = "Ledger"

@@ -13,6 +13,7 @@ locals {
   visibility_timeout_seconds = 6 * var.consumer_timeout_seconds
 
   uploads_arn   = "${aws_s3_bucket.payloads.arn}/${var.uploads_prefix}*"
+  messages_arn  = "${aws_s3_bucket.payloads.arn}/${var.messages_prefix}*"
   queue_suffix  = var.fifo ? ".fifo" : ""
   alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
   kms           = var.kms_key_arn == null ? [] : [var.kms_key_arn]

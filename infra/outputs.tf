@@ -27,6 +27,11 @@ output "bucket" {
   value       = aws_s3_bucket.payloads.bucket
 }
 
+output "messages_prefix" {
+  description = "Where `claimcheck send` (and any extended-client sender the consumer should read) offloads payloads in the bucket."
+  value       = var.messages_prefix
+}
+
 output "queue_url" {
   description = "The work queue."
   value       = aws_sqs_queue.work.url

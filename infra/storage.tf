@@ -61,6 +61,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "payloads" {
     }
   }
 
+  # Payloads offloaded by extended-client senders (`claimcheck send`): no ledger tracks them,
+  # so they expire like uploads, once no copy of their pointer can be alive.
+  rule {
+    id     = "expire-messages"
+    status = "Enabled"
+    filter {
+      prefix = var.messages_prefix
+    }
+    expiration {
+      days = var.payload_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
   # Only acts when versioning is on: removes the delete markers the expiration leaves behind.
   rule {
     id     = "remove-expired-delete-markers"
@@ -110,6 +126,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "payloads" {
     precondition {
       condition     = var.payload_retention_days * 86400 > var.queue_retention_seconds + var.dlq_retention_seconds
       error_message = "payload_retention_days must exceed the work queue's plus the DLQ's retention, or a redriven message could outlive its payload."
+    }
+    # The producer is triggered by the uploads prefix only: an offloaded message's object
+    # inside it would be taken for an upload.
+    precondition {
+      condition     = !startswith(var.messages_prefix, var.uploads_prefix) && !startswith(var.uploads_prefix, var.messages_prefix)
+      error_message = "messages_prefix and uploads_prefix must not overlap (neither may start with the other)."
     }
   }
 }

@@ -33,6 +33,16 @@ variable "uploads_prefix" {
   }
 }
 
+variable "messages_prefix" {
+  description = "Key prefix of payloads offloaded by extended-client senders (`claimcheck send`, and the Java or Python extended client configured with this s3KeyPrefix / s3_key_prefix): the consumer and redriver may read it and a lifecycle rule expires it. Must not overlap uploads_prefix."
+  type        = string
+  default     = "messages/"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-][A-Za-z0-9._/-]*/$", var.messages_prefix)) && !strcontains(var.messages_prefix, "..") && length(var.messages_prefix) <= 988
+    error_message = "messages_prefix must end in /, use only a-z A-Z 0-9 . / _ -, not start with . or /, not contain .. and be at most 988 characters (the code's rules)."
+  }
+}
+
 variable "fifo" {
   description = "FIFO work queue and DLQ: payloads of one message group (message_group) are processed in order, and a failed one holds back only its own group."
   type        = bool

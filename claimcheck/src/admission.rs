@@ -215,6 +215,12 @@ impl Admission {
         }
     }
 
+    /// Writes to `ledger` instead (the same table with another clock or retention, e.g. a
+    /// test's clock shared by every function).
+    pub fn with_ledger(self, ledger: Ledger) -> Self {
+        Self { ledger, ..self }
+    }
+
     /// A pointer's send options: on a FIFO queue its message group and, as deduplication id,
     /// the payload id (a duplicate S3 event within SQS's 5-minute window is dropped by SQS
     /// too); nothing on a standard queue.
@@ -495,6 +501,7 @@ mod tests {
             attempts: 0,
             redrives: 0,
             last_error: None,
+            first_error: None,
             owner: None,
             lease_owner: None,
             lease_expires_at: None,

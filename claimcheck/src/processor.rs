@@ -56,6 +56,14 @@ pub trait Processor: Send + Sync {
     fn process(&self, meta: &PayloadMeta, body: Body) -> impl Future<Output = Outcome> + Send;
 }
 
+/// A shared processor processes as the one it shares (so its owner keeps a handle on it, e.g.
+/// to read what it counted).
+impl<P: Processor> Processor for std::sync::Arc<P> {
+    fn process(&self, meta: &PayloadMeta, body: Body) -> impl Future<Output = Outcome> + Send {
+        P::process(self, meta, body)
+    }
+}
+
 /// The default processor: streams the body once, checks its length against the declared size
 /// and its SHA-256 against the announced one, and reports the digest for the ledger. Memory
 /// stays at one read buffer whatever the payload's size.

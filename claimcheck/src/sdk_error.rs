@@ -7,7 +7,7 @@
 
 use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_s3::config::http::HttpResponse as Response;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 /// A failed AWS SDK call, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl SdkFailure {
         let message = match (err.message(), &code) {
             (Some(message), _) => message.to_owned(),
             (None, Some(code)) => code.clone(),
-            (None, None) => DisplayErrorContext(err).to_string(),
+            (None, None) => one_line(err),
         };
         Self {
             status,
@@ -54,6 +54,23 @@ impl SdkFailure {
             transient,
         }
     }
+}
+
+/// The error and its sources' messages on one line, each said once. (The SDK's
+/// `DisplayErrorContext` ends with the whole `Debug` structure — headers, raw bodies — which
+/// is no message for a person or a log line.)
+fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
 }
 
 /// Whether an error code means "try again later", by the SDK's own lists (aws-runtime's retry

@@ -45,7 +45,16 @@ impl Status {
     ];
 
     /// Where a consumer may claim a payload from (and from `processing` whose lease expired).
-    pub const CLAIMABLE: [Status; 3] = [Status::Queued, Status::Failed, Status::Redriven];
+    /// `dead` is claimable because a message of a dead payload reaching the consumer has left
+    /// the DLQ by a move the ledger may not know of yet (SQS's native redrive, or a redrive
+    /// started in the SQS console), or is a second copy of its pointer: processing it is what
+    /// the move asked for, and a copy still parked is acknowledged once the payload is done.
+    pub const CLAIMABLE: [Status; 4] = [
+        Status::Queued,
+        Status::Failed,
+        Status::Redriven,
+        Status::Dead,
+    ];
 
     /// Where a payload whose message sits in the DLQ may be: redrive sends it back
     /// (`→ redriven`) or records why it stays parked (`→ dead`) only from these.
@@ -104,7 +113,7 @@ impl std::fmt::Display for Status {
 /// | `Unadmit` | queued | pending |
 /// | `RecordMessage` | queued | queued |
 /// | `Quarantine` | pending | quarantined |
-/// | `Claim` | queued, failed, redriven (and processing with an expired lease) | processing |
+/// | `Claim` | queued, failed, redriven, dead (and processing with an expired lease) | processing |
 /// | `Finish` | processing | done |
 /// | `Fail` | processing | failed |
 /// | `FailLast` | processing | dead |

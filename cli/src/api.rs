@@ -73,6 +73,12 @@ impl Api {
 /// `{"message"}`) as a typed error.
 async fn parse<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, CliError> {
     let status = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type")
+        .to_owned();
     let bytes = response
         .bytes()
         .await
@@ -80,7 +86,7 @@ async fn parse<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> R
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| {
             CliError::Remote(format!(
-                "the API's answer is not what claimcheck expects: {e}"
+                "the answer is not the API's ({content_type}: {e}); is --api the API's base URL?"
             ))
         });
     }
@@ -90,7 +96,13 @@ async fn parse<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> R
     let code = text(&body["error"]["code"]).unwrap_or_default();
     let mut message = text(&body["error"]["message"])
         .or_else(|| text(&body["message"]))
-        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+        // Not JSON (an HTML error page, a proxy's text): described, never printed.
+        .unwrap_or_else(|| {
+            format!(
+                "an answer that is not the API's ({} bytes of {content_type})",
+                bytes.len()
+            )
+        });
     // API Gateway's own answers (`{"message"}` only): say what to check.
     if code.is_empty() {
         match status.as_u16() {

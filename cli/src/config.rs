@@ -13,6 +13,9 @@ use crate::CliError;
 use crate::api::Api;
 use crate::api_auth::{ApiAuth, AuthMode, Token};
 
+/// Terraform's default `messages_prefix` (infra/variables.tf).
+pub const DEFAULT_MESSAGES_PREFIX: &str = "messages/";
+
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Endpoints {
     /// The HTTP API's base URL.
@@ -45,6 +48,16 @@ pub struct Endpoints {
     /// The ledger table.
     #[arg(long, env = "CLAIMCHECK_TABLE", global = true)]
     pub table: Option<String>,
+    /// Where `send` offloads large bodies in the bucket (default: the outputs file's
+    /// `messages_prefix`, else Terraform's default `messages/`): a prefix the deployment's
+    /// consumer may read and its lifecycle rule expires.
+    #[arg(
+        long,
+        env = "CLAIMCHECK_MESSAGES_PREFIX",
+        global = true,
+        value_name = "PREFIX"
+    )]
+    pub messages_prefix: Option<String>,
     /// `terraform output -json` saved to a file: fills in whatever is not given otherwise.
     #[arg(long, env = "CLAIMCHECK_OUTPUTS", global = true, value_name = "FILE")]
     pub outputs: Option<PathBuf>,
@@ -67,6 +80,30 @@ pub struct Endpoints {
     /// The AWS region (default: the outputs file's `region`, else the AWS configuration's).
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// Local mode's AWS endpoint and credentials, from an outputs file `claimcheck local`
+    /// wrote (never from Terraform's): used unless `AWS_ENDPOINT_URL` names another endpoint.
+    #[arg(skip)]
+    pub local_aws: Option<LocalAws>,
+}
+
+/// The local AWS endpoint and its credentials, as `claimcheck local` writes them into its
+/// outputs file (`aws_endpoint_url`, `aws_access_key_id`, `aws_secret_access_key`,
+/// `aws_session_token`), so every command works against local mode with `--outputs` alone.
+#[derive(Clone)]
+pub struct LocalAws {
+    pub endpoint_url: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for LocalAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalAws")
+            .field("endpoint_url", &self.endpoint_url)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoints {
@@ -92,6 +129,19 @@ impl Endpoints {
         self.queue_url = self.queue_url.or_else(|| output("queue_url"));
         self.dlq_url = self.dlq_url.or_else(|| output("dlq_url"));
         self.table = self.table.or_else(|| output("table"));
+        self.messages_prefix = self.messages_prefix.or_else(|| output("messages_prefix"));
+        if let (Some(endpoint_url), Some(access_key_id), Some(secret_access_key)) = (
+            output("aws_endpoint_url"),
+            output("aws_access_key_id"),
+            output("aws_secret_access_key"),
+        ) {
+            self.local_aws = Some(LocalAws {
+                endpoint_url,
+                access_key_id,
+                secret_access_key,
+                session_token: output("aws_session_token"),
+            });
+        }
         self.region = self.region.or_else(|| output("region"));
         if self.api_auth.is_none()
             && let Some(name) = output("api_authorization")
@@ -109,9 +159,30 @@ impl Endpoints {
         Ok(self)
     }
 
-    /// The one AWS configuration every client is built from, with `--profile` and the region.
+    /// The one AWS configuration every client is built from, with `--profile` and the region
+    /// (and local mode's endpoint and credentials from its outputs file, unless the
+    /// environment's `AWS_ENDPOINT_URL` names an endpoint).
     pub async fn sdk_config(&self) -> SdkConfig {
-        claimcheck::sdk_config::load_with(self.profile.as_deref(), self.region.clone()).await
+        let sdk =
+            claimcheck::sdk_config::load_with(self.profile.as_deref(), self.region.clone()).await;
+        match &self.local_aws {
+            Some(local) if std::env::var_os("AWS_ENDPOINT_URL").is_none() => {
+                let credentials = aws_credential_types::Credentials::new(
+                    &local.access_key_id,
+                    &local.secret_access_key,
+                    local.session_token.clone(),
+                    None,
+                    "claimcheck-local-outputs",
+                );
+                sdk.to_builder()
+                    .endpoint_url(&local.endpoint_url)
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+                    )
+                    .build()
+            }
+            _ => sdk,
+        }
     }
 
     /// The API client, authenticating as the deployment asks.
@@ -185,6 +256,25 @@ impl Endpoints {
             "--dlq-url",
             "CLAIMCHECK_DLQ_URL",
         )
+    }
+
+    /// The AWS endpoint every client is pointed at instead of AWS's own, if any
+    /// (`AWS_ENDPOINT_URL`, else local mode's from the outputs file).
+    pub fn endpoint_override(&self) -> Option<String> {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .or_else(|| self.local_aws.as_ref().map(|l| l.endpoint_url.clone()))
+    }
+
+    /// The key prefix `send` offloads under, checked by S3's and the code's key rules.
+    pub fn messages_prefix(&self) -> Result<claimcheck::object_key::KeyPrefix, CliError> {
+        let prefix = self
+            .messages_prefix
+            .as_deref()
+            .unwrap_or(DEFAULT_MESSAGES_PREFIX);
+        claimcheck::object_key::KeyPrefix::new(prefix)
+            .map_err(|e| CliError::Usage(format!("bad messages prefix {prefix:?}: {e}")))
     }
 
     pub fn table(&self) -> Result<&str, CliError> {

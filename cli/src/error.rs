@@ -3,7 +3,9 @@
 
 /// Exit codes: 0 success, 1 a remote failure (AWS, the API, a transfer), 2 a usage or input
 /// mistake (bad flag, missing or unreadable file, bad URL, a request the API refused),
-/// 3 something named does not exist (unknown payload id), 4 an integrity check failed.
+/// 3 something named does not exist (unknown payload id), 4 an integrity check failed,
+/// 5 a repair run (redrive, reconcile) ran but did not finish: it stopped early (the DLQ or
+/// ledger unreadable, the time limit) or an action failed; its report was printed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{0}")]
@@ -26,6 +28,8 @@ pub enum CliError {
     Remote(String),
     #[error("{0}")]
     Integrity(String),
+    #[error("{0}")]
+    Incomplete(String),
 }
 
 impl CliError {
@@ -36,6 +40,7 @@ impl CliError {
             Self::Usage(_) | Self::Input { .. } | Self::Output { .. } | Self::Refused { .. } => 2,
             Self::NotFound(_) => 3,
             Self::Integrity(_) => 4,
+            Self::Incomplete(_) => 5,
         }
     }
 

@@ -38,7 +38,15 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("claimcheck: error: {e}");
+            // One line, whatever the cause's own text looks like (the SDK's credential-chain
+            // report runs over several).
+            let text = e.to_string();
+            let line: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("claimcheck: error: {}", line.join("; "));
             ExitCode::from(e.exit_code())
         }
     }

@@ -16,6 +16,8 @@ pub struct FailedPayload {
     pub status: String,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// The first cause, when a later one replaced it.
+    pub first_error: Option<String>,
     pub updated_at: i64,
 }
 
@@ -25,6 +27,9 @@ impl From<PayloadRecord> for FailedPayload {
             id: record.id,
             status: record.status.to_string(),
             attempts: record.attempts,
+            first_error: record
+                .first_error
+                .filter(|first| Some(first) != record.last_error.as_ref()),
             last_error: record.last_error,
             updated_at: record.updated_at,
         }

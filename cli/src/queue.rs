@@ -98,7 +98,7 @@ pub async fn send(
 }
 
 /// Receives up to `max` messages; writes each body to `output_dir/<message id>` or, without
-/// one, to stdout; deletes each (and its payload) after it was written when `delete` is set.
+/// one, to stdout exactly as sent (nothing added); deletes each (and its payload) after it was written when `delete` is set.
 /// Messages that cannot be resolved are reported on stderr and counted as failures.
 pub async fn receive(
     client: &ExtendedClient,
@@ -177,11 +177,6 @@ async fn write_body(body: MessageBody, file: Option<&Path>) -> Result<u64, CliEr
                 .map_err(|e| CliError::Remote(format!("reading the payload failed: {e}")))?
         }
     };
-    if file.is_none() {
-        sink.write_all(b"\n")
-            .await
-            .map_err(|e| CliError::output(&where_to, &e))?;
-    }
     sink.flush()
         .await
         .map_err(|e| CliError::output(&where_to, &e))?;

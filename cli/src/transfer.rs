@@ -134,11 +134,54 @@ async fn hash_file(
 /// Downloads a payload to `target` (default: a file named after the id; `-` is stdout),
 /// checking its size and SHA-256 against the ledger. A file is written beside the target and
 /// renamed into place only once it checks out.
+/// Where `download` writes payload `id`, decided before anything is requested: `-` (stdout),
+/// `DIR/<id>` for an existing directory, the file named, or `<id>` here by default.
+///
+/// # Errors
+/// [`CliError::Usage`] when the file exists (without `force`), or names a directory's path
+/// that does not exist.
+pub fn download_target(
+    id: &str,
+    output: Option<PathBuf>,
+    force: bool,
+) -> Result<PathBuf, CliError> {
+    let target = match output {
+        Some(path) if path.as_os_str() == "-" => return Ok(path),
+        Some(path) if path.is_dir() => path.join(id),
+        Some(path) => path,
+        None => PathBuf::from(id),
+    };
+    if target.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} is a directory; name a file inside it",
+            target.display()
+        )));
+    }
+    if target.exists() && !force {
+        return Err(CliError::Usage(format!(
+            "{} exists; pass --force to replace it",
+            target.display()
+        )));
+    }
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(CliError::Usage(format!(
+            "cannot write {}: {} is not a directory",
+            target.display(),
+            parent.display()
+        )));
+    }
+    Ok(target)
+}
+
+/// Downloads payload `id` to `target` (see [`download_target`]), verifying its size and
+/// SHA-256 against the ledger's.
 pub async fn download(
     api: &Api,
     http: &reqwest::Client,
     id: &str,
-    target: Option<PathBuf>,
+    target: PathBuf,
     quiet: bool,
 ) -> Result<Downloaded, CliError> {
     let view = api.payload(id).await?;
@@ -161,7 +204,6 @@ pub async fn download(
             s3_code(&text).map(|c| format!(" {c}")).unwrap_or_default()
         )));
     }
-    let target = target.unwrap_or_else(|| PathBuf::from(id));
     let to_stdout = target.as_os_str() == "-";
     let partial = partial_path(&target);
     let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = if to_stdout {

@@ -142,6 +142,21 @@ fn failure(output: &Output) -> (i32, String) {
     (output.status.code().expect("exit code"), stderr)
 }
 
+/// The producer's part, which does not run in these tests: the upload passed its checks and
+/// was admitted (only an admitted payload gets a download URL).
+async fn admit(table: &str, id: &str) {
+    testkit::harness_ledger(table)
+        .await
+        .transition(
+            id,
+            &[claimcheck::ledger::Status::Pending],
+            claimcheck::ledger::Status::Queued,
+            &claimcheck::ledger::Changes::default(),
+        )
+        .await
+        .expect("admitted");
+}
+
 /// Largest peak RSS of any child process this test binary has waited for, in MiB.
 fn children_peak_rss_mib() -> f64 {
     // SAFETY: getrusage only writes into the struct it is given.
@@ -191,18 +206,7 @@ async fn upload_and_download_round_trip_256_mib_in_bounded_memory() {
     let status = json(&s.claimcheck(&["status", &id, "--json"]).await);
     assert_eq!(status["status"], "pending", "no producer runs in this test");
     assert!(status.get("download").is_none(), "URLs are never printed");
-    // The producer's part (it does not run here): the object passed its checks. Only an
-    // admitted payload gets a download URL.
-    testkit::harness_ledger(&s.table)
-        .await
-        .transition(
-            &id,
-            &[claimcheck::ledger::Status::Pending],
-            claimcheck::ledger::Status::Queued,
-            &claimcheck::ledger::Changes::default(),
-        )
-        .await
-        .expect("admitted");
+    admit(&s.table, &id).await;
 
     let copy = s.path("copy.bin");
     let downloaded = json(
@@ -409,10 +413,12 @@ async fn send_and_receive_large_and_small_messages_from_the_shell() {
         &s.claimcheck(&["send", &large, "--attribute", "kind=report", "--json"])
             .await,
     );
+    // Under Terraform's messages prefix: the consumer's role may read it and a lifecycle rule
+    // expires it (never the bucket's root).
     assert!(
         sent["offloaded_to"]
             .as_str()
-            .is_some_and(|p| p.starts_with(&format!("s3://{}/", s.bucket))),
+            .is_some_and(|p| p.starts_with(&format!("s3://{}/messages/", s.bucket))),
         "{sent}"
     );
     let small = json(
@@ -449,6 +455,7 @@ async fn send_and_receive_large_and_small_messages_from_the_shell() {
     assert_eq!(s.aws.approximate_count(&s.queue).await, 0);
     let keys = s.aws.keys(&s.bucket).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("messages/"), "{keys:?}");
     let tags = s.aws.tags(&s.bucket, &keys[0]).await;
     assert!(
         tags.iter()
@@ -530,6 +537,19 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
         "{dry_text}"
     );
 
+    // --native against the local endpoint (no StartMessageMoveTask there): said plainly, and
+    // the ledger is untouched — it follows only what SQS confirmed.
+    let (code, line) = failure(&s.claimcheck(&["redrive", "--native"]).await);
+    assert_eq!(code, 1);
+    assert!(
+        line.contains("cannot run SQS's StartMessageMoveTask")
+            && line.contains("nothing was changed"),
+        "{line}"
+    );
+    let record = ledger.get(&id).await.expect("ledger").expect("item");
+    assert_eq!(record.status, Status::Dead);
+    assert_eq!(s.aws.approximate_count(&s.dlq).await, 1);
+
     let human = s.claimcheck(&["redrive"]).await;
     assert!(human.status.success());
     let text = String::from_utf8_lossy(&human.stdout);
@@ -567,4 +587,160 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
     assert!(none.status.success());
     assert!(none.stdout.is_empty());
     assert!(String::from_utf8_lossy(&none.stderr).contains("no payloads in state quarantined"));
+}
+
+/// A repair run that stopped early is not a success, in text and `--json` alike: a DLQ or a
+/// table that does not exist ends `redrive` and `reconcile` with exit 5 after their report.
+#[tokio::test]
+async fn repair_runs_that_stopped_early_exit_non_zero() {
+    let s = stack().await;
+    let missing_dlq = format!("{}-missing", s.dlq);
+    let missing_table = format!("{}-missing", s.table);
+    for (flag, value, command) in [
+        ("--dlq-url", missing_dlq.as_str(), "redrive"),
+        ("--table", missing_table.as_str(), "reconcile"),
+    ] {
+        for json in [false, true] {
+            let mut args = vec![flag, value, command, "--dry-run"];
+            if json {
+                args.push("--json");
+            }
+            let output = s.claimcheck(&args).await;
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(5), "{args:?}: {stdout} {stderr}");
+            assert!(stderr.contains("did not finish"), "{args:?}: {stderr}");
+            if json {
+                let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+                assert_eq!(report["complete"], false, "{report}");
+            } else {
+                assert!(stdout.contains("stopped early"), "{args:?}: {stdout}");
+            }
+        }
+    }
+    // Reaching --max is what was asked for: exit 0.
+    let output = s.claimcheck(&["reconcile", "--max", "1"]).await;
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// Downloads never overwrite by surprise nor leave debris: an existing file is refused before
+/// anything is requested (unless `--force`), `-o DIR` writes `DIR/<id>`, a missing directory
+/// is refused. `receive` writes one body to stdout exactly as sent; several bodies, or `--json`
+/// with its report, need `-o DIR`.
+#[tokio::test]
+async fn download_targets_and_receive_framing_keep_bytes_exact() {
+    let s = stack().await;
+    let data = s.path("data.txt");
+    std::fs::write(&data, "exact bytes").expect("write");
+    let uploaded = json(&s.claimcheck(&["upload", &data, "--json", "--quiet"]).await);
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+    admit(&s.table, &id).await;
+
+    let existing = s.path("existing.txt");
+    std::fs::write(&existing, "keep me").expect("write");
+    let (code, line) = failure(&s.claimcheck(&["download", &id, "-o", &existing]).await);
+    assert_eq!(code, 2);
+    assert!(line.contains("exists; pass --force"), "{line}");
+    assert_eq!(std::fs::read_to_string(&existing).expect("read"), "keep me");
+    let forced = s
+        .claimcheck(&["download", &id, "-o", &existing, "--force"])
+        .await;
+    assert!(forced.status.success(), "{forced:?}");
+    assert_eq!(
+        std::fs::read_to_string(&existing).expect("read"),
+        "exact bytes"
+    );
+
+    let dir = s.path("into");
+    std::fs::create_dir(&dir).expect("dir");
+    let into = s.claimcheck(&["download", &id, "-o", &dir]).await;
+    assert!(into.status.success(), "{into:?}");
+    let written = Path::new(&dir).join(&id);
+    assert_eq!(
+        std::fs::read_to_string(&written).expect("DIR/<id>"),
+        "exact bytes"
+    );
+    let entries: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+    assert_eq!(entries.len(), 1, "no partial file left behind");
+    let missing = s.path("missing/file.txt");
+    let (code, line) = failure(&s.claimcheck(&["download", &id, "-o", &missing]).await);
+    assert_eq!(code, 2);
+    assert!(line.contains("is not a directory"), "{line}");
+
+    let sent = s
+        .claimcheck_with_stdin(&["send"], Some(b"no newline added"))
+        .await;
+    assert!(sent.status.success(), "{sent:?}");
+    let received = s.claimcheck(&["receive", "--wait", "1", "--delete"]).await;
+    assert!(received.status.success(), "{received:?}");
+    assert_eq!(received.stdout, b"no newline added");
+    for args in [&["receive", "--max", "2"][..], &["receive", "--json"]] {
+        let (code, line) = failure(&s.claimcheck(args).await);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(line.contains("needs -o DIR"), "{args:?}: {line}");
+    }
+}
+
+/// One readable line per error: an HTML page from a wrong `--api` is described, not printed;
+/// an AWS call that cannot even get credentials says why without the SDK's `Debug` dump.
+#[tokio::test]
+async fn errors_are_one_readable_line_without_pages_or_dumps() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let page = "<html>\n<head><title>404 Not Found</title></head>\n<body>\n<h1>Not Found</h1>\n</body>\n</html>\n";
+            let answer = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let s = stack().await;
+    let api = format!("http://{address}");
+    let (code, line) = failure(
+        &s.claimcheck(&[
+            "--api",
+            &api,
+            "status",
+            "00000000-0000-4000-8000-000000000000",
+        ])
+        .await,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        !line.contains("<html") && line.contains("text/html"),
+        "{line}"
+    );
+    assert!(line.contains("is --api the API's base URL?"), "{line}");
+
+    let body = s.path("body.txt");
+    std::fs::write(&body, "hello").expect("write");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimcheck"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", s.dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "--queue-url",
+            "http://127.0.0.1:9/q",
+            "--bucket",
+            "b",
+            "--region",
+        ])
+        .args(["us-east-1", "send", &body])
+        .output()
+        .await
+        .expect("ran");
+    let (code, line) = failure(&output);
+    assert_eq!(code, 1);
+    for dump in ["DispatchFailure(", "headers", "SdkBody", "{"] {
+        assert!(!line.contains(dump), "{dump:?} in {line}");
+    }
 }

@@ -58,7 +58,7 @@ impl LocalMode {
             // A kill between the producer's `queued` and its send leaves a payload queued
             // without a message: reconcile re-sends it after the queued stall (an hour by
             // default, seconds here).
-            .args(["--visibility-timeout", "2", "--reconcile-every", "2"])
+            .args(["--visibility-timeout", "4", "--reconcile-every", "2"])
             .args(["--queued-stall-seconds", "3"])
             .stdout(Stdio::null())
             .stderr(log)

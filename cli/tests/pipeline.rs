@@ -108,9 +108,9 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
     let aws = testkit::endpoint().await;
     let mut settings = LocalSettings::from_defaults(&testkit::unique("e2e")).expect("defaults");
     // Timings scaled down so retries happen in seconds; the rest is Terraform's configuration.
-    settings.stack.visibility_timeout_seconds = 2;
-    settings.lease = Duration::from_secs(2);
-    settings.consumer_timeout = Duration::from_secs(8);
+    // The order Terraform keeps, consumer timeout < lease ≤ visibility timeout, holds: a lease
+    // shorter than an invocation let a slow invocation's payload be processed twice.
+    settings.set_visibility_timeout(8);
     settings.upload_url_lifetime = Duration::from_secs(5);
     settings.pending_grace = Duration::ZERO;
     settings.reconcile_every = None;
@@ -142,14 +142,9 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
     };
     let faults = Faults { s3_delivery: plan };
     let processor = Arc::new(processor);
-    let running = claimcheck_cli::local::start(
-        &aws.config,
-        &settings,
-        SharedProcessor(processor.clone()),
-        faults,
-    )
-    .await
-    .expect("local mode");
+    let running = claimcheck_cli::local::start(&aws.config, &settings, processor.clone(), faults)
+        .await
+        .expect("local mode");
     let ledger = Ledger::new(
         aws_sdk_dynamodb::Client::new(&aws.config),
         &running.stack.table,
@@ -305,15 +300,6 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
         dead
     );
     running.stop();
-}
-
-/// Lets the test keep a handle on the processor local mode runs.
-struct SharedProcessor(Arc<Faulty>);
-
-impl Processor for SharedProcessor {
-    async fn process(&self, meta: &PayloadMeta, body: Body) -> Outcome {
-        self.0.process(meta, body).await
-    }
 }
 
 /// Payloads 1, n/3 + 1 and 2n/3 + 1 are poison.

@@ -1,4 +1,5 @@
-"""Every function's IAM actions equal the AWS actions its code calls.
+"""Every function's IAM actions equal the AWS actions its code calls, and every S3 object it
+touched lies under a key prefix its role grants that action on.
 
 The calls are not a hand-kept list: `make test` runs the integration tests and the packaged
 zips with each function's code signing as `fn-<function>`, and the local endpoint logs every
@@ -15,7 +16,7 @@ import os
 import tempfile
 import unittest
 
-from hcl import FUNCTIONS, function_statements
+from hcl import FUNCTIONS, defaults_declared, function_statements
 
 # Statements whose actions are not called by the function's code.
 NOT_CODE = {
@@ -38,20 +39,82 @@ NOT_RECORDABLE = {
 CONDITIONAL = {("consumer", "s3:DeleteObject"): "DeleteAfterDone (var.delete_after_done)"}
 
 
-def recorded_calls(path):
-    """{function: {"service:Action"}} of every request signed by `fn-<function>`."""
-    calls = collections.defaultdict(set)
+# S3 object keys a function's code touched in the tests under no prefix its role grants, each
+# with why a deployment never sees it.
+KEYS_NOT_DEPLOYED = {
+    ("consumer", "s3:GetObject", ""): "the official Python extended client cannot set a key prefix "
+    "(it writes at the bucket's root); the interop test checks the wire format, and the README "
+    "says a deployment reads only uploads_prefix and messages_prefix",
+}
+
+
+def _lines(path):
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                call = json.loads(line)
+                yield json.loads(line)
             except ValueError:
                 raise AssertionError(f"{path}:{number}: not a JSON line: {line[:80]!r}")
-            principal = call.get("principal") or ""
-            if principal.startswith("fn-"):
-                calls[principal[3:]].add(f"{call['service']}:{call['action']}")
+
+
+def recorded_keys(path):
+    """{function: {("s3:Action", key)}} of every S3 object request signed by `fn-<function>`
+    (the log's resource is `bucket/key`; bucket-level requests have no key)."""
+    keys = collections.defaultdict(set)
+    for call in _lines(path):
+        principal = call.get("principal") or ""
+        resource = call.get("resource") or ""
+        if principal.startswith("fn-") and call["service"] == "s3" and "/" in resource:
+            keys[principal[3:]].add((f"s3:{call['action']}", resource.split("/", 1)[1]))
+    return dict(keys)
+
+
+def granted_prefixes(function, statements=None, declared=None):
+    """{"s3:Action": {key prefix}} of a function's S3 statements, with the prefixes' Terraform
+    defaults: `local.uploads_arn` is the uploads prefix, `local.messages_arn` the messages
+    prefix (a dynamic statement's `statement.value` is what its for_each names)."""
+    declared = declared if declared is not None else defaults_declared()
+    by_local = {"local.uploads_arn": declared["uploads_prefix"],
+                "local.messages_arn": declared["messages_prefix"]}
+    prefixes = collections.defaultdict(set)
+    for s in statements if statements is not None else function_statements(function):
+        if s.sid in NOT_CODE:
+            continue
+        for resource in s.resources:
+            source = str(s.for_each) if resource == "${statement.value}" else resource
+            named = [prefix for name, prefix in by_local.items() if name in source]
+            for action in s.actions:
+                if action.startswith("s3:"):
+                    if len(named) != 1:
+                        raise AssertionError(f"{function}: {s.sid}: S3 resource {resource!r} is not one known prefix")
+                    prefixes[action].add(named[0])
+    return dict(prefixes)
+
+
+def key_differences(function, keys, prefixes, not_deployed=KEYS_NOT_DEPLOYED):
+    """Messages for each object key the function touched outside what its role grants."""
+    problems = []
+    for action, key in sorted(keys):
+        if any(key.startswith(p) for p in prefixes.get(action, ())):
+            continue
+        top = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+        if (function, action, top) in not_deployed:
+            continue
+        granted_to = sorted(prefixes.get(action, ())) or "no prefix"
+        problems.append(f"{function}: its code called {action} on {key!r}, outside {granted_to} "
+                        f"that its role in infra/iam.tf grants it on")
+    return problems
+
+
+def recorded_calls(path):
+    """{function: {"service:Action"}} of every request signed by `fn-<function>`."""
+    calls = collections.defaultdict(set)
+    for call in _lines(path):
+        principal = call.get("principal") or ""
+        if principal.startswith("fn-"):
+            calls[principal[3:]].add(f"{call['service']}:{call['action']}")
     return dict(calls)
 
 
@@ -109,6 +172,14 @@ class IamMatchesCode(unittest.TestCase):
         if problems:
             self.fail("\n" + "\n".join(problems))
 
+    def test_each_function_touches_only_objects_under_the_prefixes_its_role_grants(self):
+        keys = recorded_keys(CALL_LOG)
+        problems = []
+        for function in selected_functions():
+            problems += key_differences(function, keys.get(function, set()), granted_prefixes(function))
+        if problems:
+            self.fail("\n" + "\n".join(problems))
+
     def test_conditional_grants_come_from_their_conditional_statement(self):
         calls = recorded_calls(CALL_LOG)
         for (function, action), statement in CONDITIONAL.items():
@@ -146,6 +217,35 @@ class Comparison(unittest.TestCase):
             f.write("{not json\n")
         with self.assertRaisesRegex(AssertionError, r":2: not a JSON line"):
             recorded_calls(log)
+
+    def test_keys_are_read_from_object_requests_of_functions_only(self):
+        f = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
+        with f:
+            for principal, action, resource in [("fn-consumer", "GetObject", "b/uploads/1"),
+                                                ("fn-consumer", "ListBucket", "b"),
+                                                ("testing", "GetObject", "b/elsewhere/2")]:
+                f.write(json.dumps({"principal": principal, "service": "s3", "action": action,
+                                    "resource": resource, "presigned": False}) + "\n")
+        self.addCleanup(os.unlink, f.name)
+        self.assertEqual(recorded_keys(f.name), {"consumer": {("s3:GetObject", "uploads/1")}})
+
+    def test_a_key_outside_the_granted_prefixes_fails_naming_it(self):
+        prefixes = {"s3:GetObject": {"uploads/", "messages/"}}
+        self.assertEqual(key_differences("consumer", {("s3:GetObject", "messages/a")}, prefixes, {}), [])
+        problems = key_differences("consumer", {("s3:GetObject", "d1b6")}, prefixes, {})
+        self.assertIn("consumer: its code called s3:GetObject on 'd1b6', outside", problems[0])
+        problems = key_differences("producer", {("s3:DeleteObject", "uploads/a")}, prefixes, {})
+        self.assertIn("outside no prefix", problems[0])
+        excused = {("consumer", "s3:GetObject", ""): "why"}
+        self.assertEqual(key_differences("consumer", {("s3:GetObject", "d1b6")}, prefixes, excused), [])
+
+    def test_granted_prefixes_follow_the_roles(self):
+        declared = {"uploads_prefix": "uploads/", "messages_prefix": "messages/"}
+        self.assertEqual(granted_prefixes("consumer", declared=declared),
+                         {"s3:GetObject": {"uploads/", "messages/"}, "s3:DeleteObject": {"uploads/"}})
+        self.assertEqual(granted_prefixes("presign-upload", declared=declared), {"s3:PutObject": {"uploads/"}})
+        self.assertEqual(granted_prefixes("redriver", declared=declared),
+                         {"s3:GetObject": {"uploads/", "messages/"}})
 
     def test_matching_sets_pass(self):
         self.assertEqual(differences("producer", {"sqs:SendMessage"}, {"sqs:SendMessage"}), [])

@@ -32,7 +32,7 @@ ENVIRONMENT = {
 }
 
 OUTPUTS = {"api_url", "api_authorization", "api_execution_arn", "upload_endpoint", "bucket",
-           "queue_url", "dlq_url", "table", "region", "function_names"}
+           "messages_prefix", "queue_url", "dlq_url", "table", "region", "function_names"}
 
 # Every "*" in an action, resource or principal of any policy document, with its reason; the
 # statement's document must also carry a "Wildcard justified:" comment.
@@ -66,7 +66,7 @@ class SettingsMatchLocalRuns(unittest.TestCase):
 
     def test_every_key_of_defaults_json_is_checked(self):
         checked = {
-            "uploads_prefix", "max_receive_count", "queue_retention_seconds",
+            "uploads_prefix", "messages_prefix", "max_receive_count", "queue_retention_seconds",
             "dlq_retention_seconds", "consumer_timeout_seconds", "payload_retention_days",
             "upload_url_seconds", "download_url_seconds", "max_upload_bytes", "max_redrives",
             "queued_stall_seconds", "batch_size", "maximum_batching_window_seconds",
@@ -83,7 +83,7 @@ class SettingsMatchLocalRuns(unittest.TestCase):
 
     def test_variable_defaults_equal_defaults_json(self):
         declared, local = defaults_declared(), defaults()
-        for name in ["uploads_prefix", "max_receive_count", "queue_retention_seconds",
+        for name in ["uploads_prefix", "messages_prefix", "max_receive_count", "queue_retention_seconds",
                      "dlq_retention_seconds", "consumer_timeout_seconds", "payload_retention_days",
                      "upload_url_seconds", "download_url_seconds", "max_upload_bytes",
                      "max_redrives", "queued_stall_seconds", "batch_size",
@@ -160,6 +160,9 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         expire = rules["expire-payloads"]
         self.assertEqual(evaluate(blocks(expire, "expiration")[0]["days"]), local["payload_retention_days"])
         self.assertEqual(evaluate(blocks(expire, "filter")[0]["prefix"]), local["uploads_prefix"])
+        messages = rules["expire-messages"]
+        self.assertEqual(evaluate(blocks(messages, "expiration")[0]["days"]), local["payload_retention_days"])
+        self.assertEqual(evaluate(blocks(messages, "filter")[0]["prefix"]), local["messages_prefix"])
         environment = {f: {k: evaluate_or_text(v) for k, v in env_of(f).items()} for f in FUNCTIONS}
         self.assertEqual(environment["consumer"]["CLAIMCHECK_MAX_RECEIVE_COUNT"], str(local["max_receive_count"]))
         self.assertEqual(environment["consumer"]["CLAIMCHECK_LEASE_SECONDS"], str(local["lease_seconds"]))
@@ -461,9 +464,10 @@ class LeastPrivilege(unittest.TestCase):
                 service = services.pop()
                 if service == "s3":
                     self.assertLessEqual(set(s.actions), S3_OBJECT_ACTIONS, f"{where}: only object actions")
-                    scoped = all(r == "${local.uploads_arn}" or (r == "${statement.value}" and "local.uploads_arn" in str(s.for_each))
+                    scoped = all(r in ("${local.uploads_arn}", "${local.messages_arn}")
+                                 or (r == "${statement.value}" and "local.uploads_arn" in str(s.for_each))
                                  for r in s.resources)
-                    self.assertTrue(scoped, f"{where}: S3 objects must be under the uploads prefix: {s.resources}")
+                    self.assertTrue(scoped, f"{where}: S3 objects must be under the uploads or messages prefix: {s.resources}")
                 elif service == "logs":
                     self.assertEqual(set(s.actions), {"logs:CreateLogStream", "logs:PutLogEvents"}, where)
                     self.assertEqual(s.resources, [f'${{aws_cloudwatch_log_group.function["{function}"].arn}}:*'], where)
@@ -476,6 +480,7 @@ class LeastPrivilege(unittest.TestCase):
                 else:
                     self.fail(f"{where}: unexpected service {service}")
         self.assertEqual(locals_()["uploads_arn"], "${aws_s3_bucket.payloads.arn}/${var.uploads_prefix}*")
+        self.assertEqual(locals_()["messages_arn"], "${aws_s3_bucket.payloads.arn}/${var.messages_prefix}*")
         self.assertEqual(locals_()["kms"], "${var.kms_key_arn == null ? [] : [var.kms_key_arn]}")
 
     def test_each_role_has_only_its_logs_and_the_consumer_mapping_its_queue(self):

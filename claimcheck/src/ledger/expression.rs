@@ -60,6 +60,11 @@ impl Update {
             set("lease_owner", s(owner));
             set("lease_expires_at", n(*until));
         }
+        if changes.last_error.is_some() {
+            // The first cause stays: later failures only replace the last one.
+            sets.push("#first_error = if_not_exists(#first_error, :last_error)".into());
+            names.insert("#first_error".into(), "first_error".into());
+        }
         let mut expression = format!("SET {}", sets.join(", "));
         let counters: Vec<&str> = [
             ("attempts :one", changes.count_attempt),

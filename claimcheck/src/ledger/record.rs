@@ -35,6 +35,9 @@ pub struct PayloadRecord {
     pub redrives: u32,
     /// Why the last attempt or step failed, when one did.
     pub last_error: Option<String>,
+    /// Why the first failed attempt or step failed: kept when later failures (a redrive limit,
+    /// a later cause) replace `last_error`.
+    pub first_error: Option<String>,
     /// Who asked for the upload URL (`claimcheck::principal::Principal::owner`): the only
     /// caller besides operators who may read the payload. `None` when uploaded without
     /// authorization.
@@ -128,6 +131,8 @@ pub(super) struct LedgerItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// Set only while `pending` (every transition removes it): the partition key of the sparse
     /// [`super::PENDING_INDEX`].
@@ -168,6 +173,7 @@ impl LedgerItem {
             attempts: 0,
             redrives: 0,
             last_error: None,
+            first_error: None,
             owner: payload.owner.clone(),
             pending_owner: payload.quota_key.clone(),
             lease_owner: None,
@@ -215,6 +221,7 @@ pub(super) fn decode(item: Item) -> Result<PayloadRecord, LedgerError> {
         attempts: stored.attempts,
         redrives: stored.redrives,
         last_error: stored.last_error,
+        first_error: stored.first_error,
         owner: stored.owner,
         lease_owner: stored.lease_owner,
         lease_expires_at: stored.lease_expires_at,

@@ -2,6 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
+/// Why a run stopped when it reached the `max_messages` it was given (not a shortfall).
+pub const MAX_MESSAGES_REACHED: &str = "max_messages reached";
+
 /// The limits of one run.
 #[derive(Debug, Clone)]
 pub struct Budget {
@@ -23,7 +26,7 @@ impl Budget {
     /// Why no further item may be started after `done` of them, if it may not.
     pub fn exhausted(&self, done: u32) -> Option<&'static str> {
         if self.max_items.is_some_and(|max| done >= max) {
-            return Some("max_messages reached");
+            return Some(MAX_MESSAGES_REACHED);
         }
         let left = self
             .deadline

@@ -35,7 +35,7 @@ mod native;
 mod reconcile;
 mod redrive;
 
-pub use budget::Budget;
+pub use budget::{Budget, MAX_MESSAGES_REACHED};
 pub use native::{NativeReport, native};
 pub use reconcile::{ReconcileAction, ReconcileReport, ReconcileStats, Stall, reconcile};
 pub use redrive::{MessageAction, RedriveReport, RedriveStats, Verdict, redrive};
@@ -180,6 +180,17 @@ impl Repairer {
         Self { sqs, ..self }
     }
 
+    /// Reads and writes `ledger` instead, for its own operations and for the uploads it
+    /// queues (the same table with another clock or retention, e.g. a test's clock shared by
+    /// every function).
+    pub fn with_ledger(self, ledger: Ledger) -> Self {
+        Self {
+            admission: self.admission.with_ledger(ledger.clone()),
+            ledger,
+            ..self
+        }
+    }
+
     /// The settings it was built with.
     pub fn settings(&self) -> &RepairSettings {
         &self.settings
@@ -256,6 +267,27 @@ pub enum Report {
     Native(NativeReport),
     /// What `reconcile` did.
     Reconcile(ReconcileReport),
+}
+
+impl Report {
+    /// Why the run did not do all it was asked, if it did not: it stopped early for any reason
+    /// but the requested `max_messages` (the DLQ or ledger unreadable, the deadline near), or
+    /// an action failed. `None` for a complete run (and for a native run, whose start either
+    /// succeeded or was an error). Schedulers and the CLI turn it into a failure.
+    pub fn shortfall(&self) -> Option<String> {
+        let (complete, stopped, failed) = match self {
+            Report::Redrive(r) => (r.complete, r.stopped_because.as_deref(), r.stats.failed),
+            Report::Reconcile(r) => (r.complete, r.stopped_because.as_deref(), r.stats.failed),
+            Report::Native(_) => return None,
+        };
+        match stopped {
+            Some(why) if !complete && why != budget::MAX_MESSAGES_REACHED => {
+                Some(format!("stopped early: {why}"))
+            }
+            _ if failed > 0 => Some(format!("{failed} action(s) failed")),
+            _ => None,
+        }
+    }
 }
 
 /// Why an operation, or one step of it, failed.

@@ -1,9 +1,10 @@
 //! `native`: SQS's own DLQ redrive (`StartMessageMoveTask`) back to the source queue.
 //!
-//! Fast for a large DLQ, but blind: no message is checked. The ledger's `dead` payloads are
-//! marked `redriven` before the task starts, so the consumer claims their messages when they
-//! arrive instead of parking them again; a payload whose object is gone is parked again by
-//! the consumer, with the reason.
+//! Fast for a large DLQ, but blind: no message is checked. Once SQS has started the task,
+//! the ledger's `dead` payloads are marked `redriven` (never before: a refused or failed start
+//! changes nothing). The consumer claims a moved message whether or not its payload was marked
+//! yet (`dead` is claimable); a payload whose object is gone is parked again by the consumer,
+//! with the reason.
 
 use crate::ledger::{Changes, PAGE_SIZE, Status, Step, Transition};
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -49,12 +50,13 @@ pub async fn native(deps: &Repairer, dry_run: bool) -> Result<NativeReport, Repa
         source_arn,
         messages_in_dlq: attribute(QueueAttributeName::ApproximateNumberOfMessages)
             .and_then(|n| n.parse().ok()),
-        payloads_marked_redriven: mark_dead_redriven(deps, dry_run).await?,
+        payloads_marked_redriven: 0,
         task_handle: None,
         status: None,
         approximate_messages_to_move: None,
     };
     if dry_run {
+        report.payloads_marked_redriven = mark_dead_redriven(deps, true).await?;
         return Ok(report);
     }
     let started = deps
@@ -65,6 +67,10 @@ pub async fn native(deps: &Repairer, dry_run: bool) -> Result<NativeReport, Repa
         .await
         .map_err(|e| RepairError::sqs("StartMessageMoveTask", &e))?;
     report.task_handle = started.task_handle;
+    // The ledger follows what SQS confirmed: only a started move marks the dead payloads
+    // `redriven`. (A moved message that reaches the consumer first finds its payload `dead`,
+    // which is claimable: see `Status::CLAIMABLE`.)
+    report.payloads_marked_redriven = mark_dead_redriven(deps, false).await?;
     let tasks = deps
         .sqs
         .list_message_move_tasks()

@@ -260,10 +260,18 @@ async fn examine(deps: &Repairer, request: &Request, parked: &Parked) -> (Verdic
         }
     }
     if parked.redrive_count >= deps.settings.max_redrives {
+        // The cause stays in the reason (the ledger keeps the first one apart), with the way
+        // past the limit once that cause is fixed.
+        let cause = parked
+            .record
+            .as_ref()
+            .and_then(last_cause)
+            .map_or(String::new(), |e| format!("{LAST_CAUSE}{e}"));
         return (
             Verdict::Park,
             format!(
-                "redriven {} times already (limit {})",
+                "redriven {} times already (limit {}; raise it with `claimcheck redrive \
+                 --max-redrives N` or CLAIMCHECK_MAX_REDRIVES){cause}",
                 parked.redrive_count, deps.settings.max_redrives
             ),
         );
@@ -271,6 +279,23 @@ async fn examine(deps: &Repairer, request: &Request, parked: &Parked) -> (Verdic
     match payload_check(deps, &parked.message).await {
         Ok(()) => (Verdict::Redrive, "its payload is in place".into()),
         Err(verdict_and_reason) => verdict_and_reason,
+    }
+}
+
+/// How the redrive limit's reason names the cause it keeps.
+const LAST_CAUSE: &str = "; last cause: ";
+
+/// The payload's last cause of failure, not a redrive limit's note about it (a second run at
+/// the limit keeps the cause the first one named).
+fn last_cause(record: &PayloadRecord) -> Option<&str> {
+    let last = record.last_error.as_deref()?;
+    let last = last.strip_prefix("parked: ").unwrap_or(last);
+    if !last.starts_with("redriven ") {
+        return Some(last);
+    }
+    match last.split_once(LAST_CAUSE) {
+        Some((_, cause)) => Some(cause),
+        None => record.first_error.as_deref(),
     }
 }
 

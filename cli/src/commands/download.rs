@@ -10,17 +10,25 @@ use super::Context;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     pub id: String,
-    /// Where to write it (default: a file named after the id; `-` for stdout).
+    /// Where to write it: a file, a directory (then DIR/<id>), or `-` for stdout (default: a
+    /// file named after the id here). A file is written under a temporary name and renamed
+    /// into place only once its size and SHA-256 match; on stdout the bytes go out as they
+    /// arrive and are verified only at the end (a mismatch exits 4 after they were written).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Replace the target file if it exists (otherwise an existing file is refused before
+    /// anything is downloaded).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `claimcheck download`.
 pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
-    let Args { id, output } = args;
+    let Args { id, output, force } = args;
     let (endpoints, out, http) = (&cx.endpoints, &cx.out, &cx.http);
+    let target = transfer::download_target(&id, output, force)?;
     let api = endpoints.api_client(http).await?;
-    let downloaded = transfer::download(&api, http, &id, output, out.quiet).await?;
+    let downloaded = transfer::download(&api, http, &id, target, out.quiet).await?;
     if downloaded.path != "-" {
         out.emit(&downloaded, || {
             vec![format!(

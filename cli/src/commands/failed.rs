@@ -40,8 +40,12 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         failed
             .iter()
             .map(|p| {
+                let first = p
+                    .first_error
+                    .as_deref()
+                    .map_or(String::new(), |first| format!(" (first: {first})"));
                 format!(
-                    "{} {:<8} attempts {} {}",
+                    "{} {:<8} attempts {} {}{first}",
                     p.id,
                     p.status,
                     p.attempts,

@@ -29,8 +29,9 @@ pub struct Args {
     /// Append each processed payload's id to FILE (its side effect, for fault tests).
     #[arg(long, value_name = "FILE")]
     pub effects_log: Option<PathBuf>,
-    /// Override Terraform's visibility timeout (seconds), e.g. for a quick demo.
-    #[arg(long)]
+    /// Override Terraform's visibility timeout (seconds, at least 2), e.g. for a quick demo;
+    /// the consumer's lease is as long and its timeout half as long.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(2..=43_200))]
     pub visibility_timeout: Option<u64>,
     /// Override Terraform's maxReceiveCount.
     #[arg(long)]
@@ -127,9 +128,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     let mut settings = LocalSettings::from_defaults(&name).map_err(local_error)?;
     settings.api_port = port;
     if let Some(seconds) = visibility_timeout {
-        settings.stack.visibility_timeout_seconds = seconds;
-        settings.lease = Duration::from_secs(seconds);
-        settings.consumer_timeout = Duration::from_secs(seconds.max(2));
+        settings.set_visibility_timeout(seconds);
     }
     if let Some(count) = max_receive_count {
         settings.stack.max_receive_count = count;
@@ -249,11 +248,20 @@ async fn run_local(
         .transpose()
         .map_err(CliError::Remote)?;
     if let Some(path) = &write_outputs {
-        let text =
-            serde_json::to_string_pretty(&outputs).map_err(|e| CliError::Usage(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&with_local_aws(outputs.clone(), &sdk).await?)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         // Written whole then renamed, so a reader never sees half a file.
         let partial = path.with_extension("partial");
-        std::fs::write(&partial, text).map_err(|e| CliError::output(&partial, &e))?;
+        // Readable by its owner only: it carries local mode's (test) credentials.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&partial)
+            .map_err(|e| CliError::output(&partial, &e))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| CliError::output(&partial, &e))?;
         std::fs::rename(&partial, path).map_err(|e| CliError::output(path, &e))?;
     }
     if let Some(token) = &token {
@@ -316,4 +324,31 @@ fn local_error(e: local::LocalError) -> CliError {
         local::LocalError::NoEndpoint => CliError::Usage(e.to_string()),
         local::LocalError::Setup(_) => CliError::Remote(e.to_string()),
     }
+}
+
+/// `outputs` with the local endpoint and the credentials local mode runs with, so every command
+/// (send and receive included) works against it with `--outputs FILE` alone. For the file
+/// only, never printed; local test credentials only: Terraform's outputs never carry any.
+async fn with_local_aws(
+    mut outputs: serde_json::Value,
+    sdk: &aws_config::SdkConfig,
+) -> Result<serde_json::Value, CliError> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(endpoint) = sdk.endpoint_url() else {
+        return Ok(outputs);
+    };
+    outputs["aws_endpoint_url"] = serde_json::json!({ "value": endpoint });
+    if let Some(provider) = sdk.credentials_provider() {
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| CliError::Usage(format!("no AWS credentials for local mode: {e}")))?;
+        outputs["aws_access_key_id"] = serde_json::json!({ "value": credentials.access_key_id() });
+        outputs["aws_secret_access_key"] =
+            serde_json::json!({ "value": credentials.secret_access_key() });
+        if let Some(token) = credentials.session_token() {
+            outputs["aws_session_token"] = serde_json::json!({ "value": token });
+        }
+    }
+    Ok(outputs)
 }

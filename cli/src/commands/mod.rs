@@ -76,16 +76,15 @@ pub async fn run(command: Command, cx: &Context) -> Result<(), CliError> {
     }
 }
 
-/// The extended client for `send` and `receive`, offloading to the deployment's bucket.
+/// The extended client for `send` and `receive`, offloading to the deployment's bucket under
+/// its messages prefix (which the consumer's role may read and a lifecycle rule expires).
 pub(crate) async fn extended_client(endpoints: &Endpoints) -> Result<ExtendedClient, CliError> {
+    let mut config = ExtendedClientConfig::new(endpoints.bucket()?);
+    config.key_prefix = endpoints.messages_prefix()?;
     let sdk = endpoints.sdk_config().await;
     let (s3, sqs) = claimcheck::sdk_config::clients(&sdk);
-    ExtendedClient::new(
-        sqs,
-        PayloadStore::new(s3),
-        ExtendedClientConfig::new(endpoints.bucket()?),
-    )
-    .map_err(|e| CliError::Usage(e.to_string()))
+    ExtendedClient::new(sqs, PayloadStore::new(s3), config)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// The redriver's operations over the deployment `endpoints` name, with the defaults of
@@ -118,5 +117,11 @@ pub(crate) async fn run_repair(
 ) -> Result<(), CliError> {
     let report = operations::run_redriver(deps, request, REPAIR_TIME_LIMIT).await?;
     cx.out.emit(&report, || operations::describe(&report));
-    Ok(())
+    // A run that did not do all it was asked is not a success, for a person or a cron job.
+    match report.shortfall() {
+        Some(why) => Err(CliError::Incomplete(format!(
+            "the run did not finish ({why}); run it again once the cause is fixed"
+        ))),
+        None => Ok(()),
+    }
 }

@@ -11,13 +11,15 @@ use super::{Context, extended_client};
 /// The arguments of `claimcheck receive`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// At most this many messages (1-10).
+    /// At most this many messages (1-10; more than 1 needs -o DIR: bodies on stdout are
+    /// written exactly as sent, with nothing between them to tell them apart).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=10))]
     pub max: i32,
     /// Long-poll this many seconds (0-20).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(0..=20))]
     pub wait: i32,
-    /// Write each body to DIR/<message id> instead of stdout.
+    /// Write each body to DIR/<message id> instead of stdout (needed for --max above 1 and for
+    /// --json, whose report takes stdout).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// Delete each message once written (its payload object is marked for the bucket's
@@ -35,6 +37,26 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         delete,
     } = args;
     let (endpoints, out) = (&cx.endpoints, &cx.out);
+    // Stdout carries one body's bytes exactly, or the JSON report: never a mixture, never two
+    // bodies run together.
+    if output_dir.is_none() && max > 1 {
+        return Err(CliError::Usage(
+            "--max above 1 needs -o DIR: bodies on stdout are written exactly, so several could not be told apart".into(),
+        ));
+    }
+    if output_dir.is_none() && out.json {
+        return Err(CliError::Usage(
+            "--json needs -o DIR: the JSON report takes stdout, the bodies go to files".into(),
+        ));
+    }
+    if let Some(dir) = &output_dir
+        && !dir.is_dir()
+    {
+        return Err(CliError::Usage(format!(
+            "-o {}: not a directory",
+            dir.display()
+        )));
+    }
     let client = extended_client(endpoints).await?;
     let options = ReceiveOptions::default()
         .with_max_messages(max)

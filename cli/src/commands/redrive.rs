@@ -58,7 +58,19 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
             payload_ids,
         },
     };
-    run_repair(cx, &deps, request).await
+    match run_repair(cx, &deps, request).await {
+        // The local endpoint answers SQS's move-task calls with a page, not an error: say so.
+        // (Nothing was changed: the ledger is marked only after SQS starts the task.)
+        Err(CliError::Remote(message)) if native && message.contains("StartMessageMoveTask") => {
+            match endpoints.endpoint_override() {
+                Some(endpoint) => Err(CliError::Remote(format!(
+                    "the AWS endpoint {endpoint} cannot run SQS's StartMessageMoveTask (the local endpoint does not implement it); nothing was changed: run `claimcheck redrive` without --native"
+                ))),
+                None => Err(CliError::Remote(message)),
+            }
+        }
+        other => other,
+    }
 }
 
 /// A payload id as the API issues them: a UUID, written lower-case.

@@ -9,6 +9,7 @@ pub const DEFAULTS_JSON: &str = include_str!("../../../infra/defaults.json");
 #[derive(Debug, Clone, Deserialize)]
 pub struct StackDefaults {
     pub uploads_prefix: String,
+    pub messages_prefix: String,
     pub max_receive_count: u32,
     pub queue_retention_seconds: u64,
     pub dlq_retention_seconds: u64,
@@ -57,6 +58,10 @@ mod tests {
         assert_eq!(defaults.pending_index, claimcheck::ledger::PENDING_INDEX);
         assert_eq!(defaults.ttl_attribute, claimcheck::ledger::TTL_ATTRIBUTE);
         assert_eq!(defaults.uploads_prefix, "uploads/");
+        assert_eq!(
+            defaults.messages_prefix,
+            crate::config::DEFAULT_MESSAGES_PREFIX
+        );
         assert!(defaults.visibility_timeout_seconds >= 6 * defaults.consumer_timeout_seconds);
         assert!(defaults.lease_seconds > defaults.consumer_timeout_seconds);
         assert!(defaults.lease_seconds <= defaults.visibility_timeout_seconds);

@@ -37,43 +37,55 @@ pub async fn run<P: Processor + 'static>(
         if batch.is_empty() {
             continue;
         }
-        let event = sqs_event(&batch, &mapping);
-        let deadline = SystemTime::now() + mapping.timeout;
-        let invocation = consumer::handle(&consumer, event, deadline);
-        // Lambda ends an invocation at its timeout, wherever it is.
-        let Ok(response) = tokio::time::timeout(mapping.timeout, invocation).await else {
-            tracing::warn!(
-                records = batch.len(),
-                "event source: invocation timed out and was killed mid-batch; nothing deleted"
-            );
-            continue;
-        };
-        let response = match response {
-            Ok(response) => response,
-            Err(e) => {
-                tracing::warn!(records = batch.len(), error = %e, "event source: invocation failed; nothing deleted");
-                continue;
-            }
-        };
-        let failed: Vec<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        let Some(done) = succeeded(&batch, &failed) else {
-            tracing::warn!(
-                records = batch.len(),
-                "event source: a batch item failure names no record of the batch; the whole batch failed, nothing deleted"
-            );
-            continue;
-        };
-        tracing::info!(
-            records = batch.len(),
-            failed = batch.len() - done.len(),
-            "event source: batch invoked"
-        );
-        delete(&sqs, &mapping.queue_url, &done).await;
+        invoke(&consumer, &sqs, &mapping, &batch).await;
     }
+}
+
+/// One invocation of the consumer over `batch`, as Lambda runs it: the handler gets the batch
+/// as an SQS event with the function's deadline, is killed at its timeout, and the records it
+/// did not report as failed are deleted.
+pub async fn invoke<P: Processor>(
+    consumer: &Consumer<P>,
+    sqs: &aws_sdk_sqs::Client,
+    mapping: &Mapping,
+    batch: &[Message],
+) {
+    let event = sqs_event(batch, mapping);
+    let deadline = SystemTime::now() + mapping.timeout;
+    let invocation = consumer::handle(consumer, event, deadline);
+    // Lambda ends an invocation at its timeout, wherever it is.
+    let Ok(response) = tokio::time::timeout(mapping.timeout, invocation).await else {
+        tracing::warn!(
+            records = batch.len(),
+            "event source: invocation timed out and was killed mid-batch; nothing deleted"
+        );
+        return;
+    };
+    let response = match response {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::warn!(records = batch.len(), error = %e, "event source: invocation failed; nothing deleted");
+            return;
+        }
+    };
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    let Some(done) = succeeded(batch, &failed) else {
+        tracing::warn!(
+            records = batch.len(),
+            "event source: a batch item failure names no record of the batch; the whole batch failed, nothing deleted"
+        );
+        return;
+    };
+    tracing::info!(
+        records = batch.len(),
+        failed = batch.len() - done.len(),
+        "event source: batch invoked"
+    );
+    delete(sqs, &mapping.queue_url, &done).await;
 }
 
 /// The records to delete after an invocation that reported `failed` (batch item failures'

@@ -118,6 +118,10 @@ pub struct LocalSettings {
     pub access: claimcheck::principal::AccessPolicy,
     /// The FIFO message group of each pointer (`message_group`).
     pub message_group: claimcheck::admission::MessageGroup,
+    /// How long redrive hides a DLQ message while it moves it.
+    pub redrive_visibility: Duration,
+    /// Where extended-client senders offload (`messages_prefix`).
+    pub messages_prefix: String,
 }
 
 impl LocalSettings {
@@ -170,7 +174,46 @@ impl LocalSettings {
             message_group: d.message_group.parse().map_err(|e| {
                 LocalError::Setup(format!("infra/defaults.json: message_group: {e}"))
             })?,
+            redrive_visibility: Duration::from_secs(60),
+            messages_prefix: d.messages_prefix,
         })
+    }
+}
+
+impl LocalSettings {
+    /// Sets the work queue's visibility timeout (seconds, at least 2) and derives the consumer's
+    /// timeout (half of it) and lease (all of it) so that the order Terraform keeps holds:
+    /// consumer timeout < lease ≤ visibility timeout (see [`LocalSettings::check`]).
+    pub fn set_visibility_timeout(&mut self, seconds: u64) {
+        let seconds = seconds.max(2);
+        self.stack.visibility_timeout_seconds = seconds;
+        self.lease = Duration::from_secs(seconds);
+        self.consumer_timeout = Duration::from_secs(seconds / 2);
+    }
+
+    /// Checks the timing order Terraform derives (`lease_seconds = consumer_timeout_seconds +
+    /// 30`, visibility timeout six times the consumer's timeout): an invocation must end before
+    /// its lease does, or a second delivery takes the lease over while the first still runs and
+    /// the payload is processed twice; and a lease must end before its message is received again.
+    ///
+    /// # Errors
+    /// [`LocalError::Setup`] naming the order that does not hold.
+    pub fn check(&self) -> Result<(), LocalError> {
+        let visibility = Duration::from_secs(self.stack.visibility_timeout_seconds);
+        if self.consumer_timeout.is_zero() || self.consumer_timeout >= self.lease {
+            return Err(LocalError::Setup(format!(
+                "the consumer's timeout ({:?}) must be above zero and shorter than its lease ({:?}): \
+                 an invocation outliving its lease lets a second delivery process the payload again",
+                self.consumer_timeout, self.lease
+            )));
+        }
+        if self.lease > visibility {
+            return Err(LocalError::Setup(format!(
+                "the lease ({:?}) must not outlast the visibility timeout ({visibility:?})",
+                self.lease
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -192,6 +235,8 @@ impl Default for Faults {
 /// A running local mode.
 pub struct Running {
     pub stack: Stack,
+    /// Where extended-client senders offload in the bucket (the outputs' `messages_prefix`).
+    pub messages_prefix: String,
     pub api_url: String,
     /// The region requests are signed for.
     pub region: String,
@@ -221,6 +266,7 @@ impl Running {
             "queue_url": value(&self.stack.queue_url),
             "dlq_url": value(&self.stack.dlq_url),
             "table": value(&self.stack.table),
+            "messages_prefix": value(&self.messages_prefix),
         });
         if let auth::Authorization::Jwt(jwt) = &self.authorization {
             outputs["jwt_issuer"] = value(&jwt.issuer.issuer);
@@ -253,6 +299,7 @@ pub async fn start<P: Processor + 'static>(
     if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         return Err(LocalError::NoEndpoint);
     }
+    settings.check()?;
     let stack = stack::provision(sdk, &settings.stack).await?;
     let region = sdk
         .region()
@@ -317,6 +364,69 @@ pub async fn start<P: Processor + 'static>(
         ),
     };
 
+    let Functions {
+        producer,
+        consumer,
+        redriver,
+        mapping,
+    } = functions(sdk, settings, &stack, processor)?;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut tasks = vec![
+        tokio::spawn(api::serve(listener, Arc::new(handlers))),
+        tokio::spawn(s3_trigger::run(
+            producer,
+            sqs.clone(),
+            stack.events_url.clone(),
+            faults.s3_delivery.clone(),
+        )),
+    ];
+    for _ in 0..settings.consumer_concurrency.max(1) {
+        tasks.push(tokio::spawn(event_source::run(
+            consumer.clone(),
+            sqs.clone(),
+            mapping.clone(),
+        )));
+    }
+    if let Some(every) = settings.reconcile_every {
+        tasks.push(tokio::spawn(schedule::run(redriver.clone(), every)));
+    }
+    tracing::info!(api = %api_url, bucket = %stack.bucket, "local mode running");
+    Ok(Running {
+        stack,
+        messages_prefix: settings.messages_prefix.clone(),
+        api_url,
+        region,
+        authorization,
+        redriver,
+        tasks,
+    })
+}
+
+/// The three event-driven functions local mode runs, built as Terraform configures them over
+/// `stack`, and the consumer's event source mapping.
+pub struct Functions<P> {
+    pub producer: Arc<producer::Producer>,
+    pub consumer: Arc<consumer::Consumer<P>>,
+    pub redriver: Arc<redriver::Redriver>,
+    pub mapping: event_source::Mapping,
+}
+
+/// Builds the producer, consumer and redriver over `stack` with `settings` (what [`start`] runs;
+/// tests drive them one invocation at a time).
+///
+/// # Errors
+/// [`LocalError::Setup`] when a function cannot be configured.
+pub fn functions<P: Processor>(
+    sdk: &aws_config::SdkConfig,
+    settings: &LocalSettings,
+    stack: &Stack,
+    processor: P,
+) -> Result<Functions<P>, LocalError> {
+    let setup = |e: &dyn std::fmt::Display| LocalError::Setup(e.to_string());
+    let prefix = KeyPrefix::new(&settings.stack.uploads_prefix).map_err(|e| setup(&e))?;
+    let region = sdk
+        .region()
+        .map_or("us-east-1".to_owned(), |r| r.to_string());
     let producer_settings = producer::Settings {
         bucket: stack.bucket.clone(),
         table: stack.table.clone(),
@@ -336,7 +446,9 @@ pub async fn start<P: Processor + 'static>(
         max_receive_count: settings.stack.max_receive_count,
         lease: settings.lease,
         delete_after_done: false,
-        deadline_margin: Duration::from_secs(5).min(settings.consumer_timeout / 4),
+        // Records start only in an invocation's first half (at most 5 s before its end, Lambda's
+        // default): one started later could be cut off by the timeout after its side effect.
+        deadline_margin: Duration::from_secs(5).min(settings.consumer_timeout / 2),
     };
     let consumer = Arc::new(
         consumer::Consumer::new(sdk, consumer_settings, processor).map_err(|e| setup(&e))?,
@@ -345,48 +457,62 @@ pub async fn start<P: Processor + 'static>(
     repair.max_redrives = settings.max_redrives;
     repair.queued_stall = settings.queued_stall;
     repair.pending_grace = settings.pending_grace;
-    repair.visibility = Duration::from_secs(60);
+    repair.visibility = settings.redrive_visibility;
     let mut deployment =
         claimcheck::repair::Deployment::new(&stack.bucket, &stack.table, &stack.queue_url);
     deployment.message_group = settings.message_group.clone();
     let redriver_settings = redriver::Settings { deployment, repair };
     let redriver = Arc::new(redriver_settings.redriver(sdk).map_err(|e| setup(&e))?);
-
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let mut tasks = vec![
-        tokio::spawn(api::serve(listener, Arc::new(handlers))),
-        tokio::spawn(s3_trigger::run(
-            producer,
-            sqs.clone(),
-            stack.events_url.clone(),
-            faults.s3_delivery.clone(),
-        )),
-    ];
     let mapping = event_source::Mapping {
         queue_url: stack.queue_url.clone(),
         queue_arn: stack.queue_arn.clone(),
-        region: region.clone(),
+        region,
         batch_size: settings.batch_size,
         batching_window: settings.batching_window,
         timeout: settings.consumer_timeout,
     };
-    for _ in 0..settings.consumer_concurrency.max(1) {
-        tasks.push(tokio::spawn(event_source::run(
-            consumer.clone(),
-            sqs.clone(),
-            mapping.clone(),
-        )));
-    }
-    if let Some(every) = settings.reconcile_every {
-        tasks.push(tokio::spawn(schedule::run(redriver.clone(), every)));
-    }
-    tracing::info!(api = %api_url, bucket = %stack.bucket, "local mode running");
-    Ok(Running {
-        stack,
-        api_url,
-        region,
-        authorization,
+    Ok(Functions {
+        producer,
+        consumer,
         redriver,
-        tasks,
+        mapping,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Terraform's timings, and every visibility timeout the CLI accepts, keep the order
+    /// consumer timeout < lease ≤ visibility timeout; a lease shorter than an invocation is
+    /// refused.
+    #[test]
+    fn local_mode_keeps_the_timing_order_terraform_keeps() {
+        let mut settings = LocalSettings::from_defaults("order").expect("defaults");
+        settings.check().expect("Terraform's defaults");
+        for seconds in [2, 3, 8, 360, 43_200] {
+            settings.set_visibility_timeout(seconds);
+            settings
+                .check()
+                .expect("a visibility timeout the CLI accepts");
+        }
+        settings.lease = Duration::from_secs(2);
+        settings.consumer_timeout = Duration::from_secs(8);
+        let refused = settings
+            .check()
+            .expect_err("a lease shorter than an invocation");
+        assert!(
+            refused.to_string().contains("shorter than its lease"),
+            "{refused}"
+        );
+        settings.set_visibility_timeout(8);
+        settings.stack.visibility_timeout_seconds = 4;
+        let refused = settings
+            .check()
+            .expect_err("a lease outlasting the visibility timeout");
+        assert!(
+            refused.to_string().contains("must not outlast"),
+            "{refused}"
+        );
+    }
 }

@@ -593,3 +593,24 @@ async fn a_pointer_that_overtakes_its_admission_is_retried_not_parked() {
     assert_eq!(f.status(&id).await, Status::Done);
     assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 1);
 }
+
+/// A message moved out of the DLQ by a move the ledger does not know of (SQS's native redrive
+/// before it marked the payload, or a redrive started in the SQS console) finds its payload
+/// `dead`: it is processed, not parked again.
+#[tokio::test]
+async fn a_message_moved_out_of_the_dlq_behind_the_ledgers_back_is_processed() {
+    let f = fixture().await;
+    let id = f.queued_payload(b"moved back", None).await;
+    f.ledger
+        .transition(&id, &[Status::Queued], Status::Dead, &Changes::default())
+        .await
+        .expect("parked earlier");
+    let (event, _) = f.event(&HashMap::new()).await;
+    let response = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(f.status(&id).await, Status::Done);
+    assert!(f.aws.peek(&f.dlq).await.is_empty(), "not parked again");
+    assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 1);
+}

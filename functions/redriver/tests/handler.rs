@@ -677,7 +677,9 @@ async fn native_marks_dead_payloads_and_starts_a_move_task() {
     }
     assert_eq!(status_of(&f, &done).await, Status::Done);
 
-    // A task already running (AWS refuses a second one) is reported, not hidden.
+    // A task already running (AWS refuses a second one) is reported, not hidden, and the
+    // ledger follows what SQS confirmed: a payload dead meanwhile stays `dead`.
+    let still_dead = payload(&f, Status::Dead, true, far).await;
     let refused = mock!(aws_sdk_sqs::Client::start_message_move_task).then_http_response(|| {
         aws_sdk_sqs::config::http::HttpResponse::new(
             400.try_into().expect("status"),
@@ -702,6 +704,7 @@ async fn native_marks_dead_payloads_and_starts_a_move_task() {
     .await;
     let message = failed.expect_err("refused").to_string();
     assert!(message.contains("StartMessageMoveTask"), "{message}");
+    assert_eq!(status_of(&f, &still_dead).await, Status::Dead);
 }
 
 /// Issue 15, case 4: DLQ messages that already carry SQS's maximum of 10 attributes (`hello`
@@ -752,8 +755,12 @@ async fn messages_with_ten_attributes_are_redriven_and_parked_like_any_other() {
         let record = f.ledger.get(&id).await.expect("get").expect("item");
         assert_eq!((record.status, record.redrives), (Status::Redriven, round));
         // Both fail again: the work queue's redrive policy moves them back, unchanged.
+        let failed = Changes {
+            last_error: Some(format!("processor: timeout {round}")),
+            ..Changes::default()
+        };
         f.ledger
-            .transition(&id, &[Status::Redriven], Status::Dead, &Changes::default())
+            .transition(&id, &[Status::Redriven], Status::Dead, &failed)
             .await
             .expect("dead again");
         to_dlq("hello".into(), plain.clone()).await.expect("plain");
@@ -775,13 +782,16 @@ async fn messages_with_ten_attributes_are_redriven_and_parked_like_any_other() {
         parked[0].message_attributes.as_ref().map(HashMap::len),
         Some(10)
     );
+    // The reason names the limit, the way past it and the last cause; the first cause stays.
     let record = f.ledger.get(&id).await.expect("get").expect("item");
     assert_eq!(record.status, Status::Dead);
-    assert!(
-        record
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("redriven 2 times")),
-        "{record:?}"
-    );
+    let reason = record.last_error.as_deref().unwrap_or_default();
+    for part in [
+        "redriven 2 times",
+        "--max-redrives",
+        "last cause: processor: timeout 2",
+    ] {
+        assert!(reason.contains(part), "{part:?} in {reason:?}");
+    }
+    assert_eq!(record.first_error.as_deref(), Some("processor: timeout 1"));
 }
