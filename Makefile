@@ -14,14 +14,18 @@ CALL_LOG := $(CURDIR)/.calls.jsonl
 # (tests/api/test_contract.py).
 API_LOG := $(CURDIR)/.api-responses.jsonl
 FUNCTIONS := presign-upload presign-download producer consumer redriver
-# cargo-lambda's architecture flag: x86-64 here (only the x86_64 standard library can be
-# installed on these machines); `make package ARCH=arm64` where
-# `rustup target add aarch64-unknown-linux-gnu` works (Terraform's default architecture).
-ARCH ?= x86-64
+# cargo-lambda's architecture flag: arm64, Terraform's default architecture (cargo-lambda adds
+# the aarch64 standard library with rustup itself); `make package ARCH=x86-64` for
+# `architecture = "x86_64"`.
+ARCH ?= arm64
+# Debian's user-mode emulator and the arm64 C library, to start the arm64 zips on an x86_64
+# machine (pinned to Debian 12's qemu 7.2 and glibc 2.36, whose security updates are
+# taken; installed by `make test` when missing).
+QEMU_PACKAGES := 'qemu-user=1:7.2+dfsg-7+deb12u*' 'libc6-arm64-cross=2.36-*'
 TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy library-check unit-and-integration api-contract package-check infra-check package plan deploy bench demo local venv clean
+.PHONY: test fmt-check clippy library-check unit-and-integration api-contract package-check qemu-arm64 infra-check package plan deploy bench demo local venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -75,11 +79,12 @@ api-contract: venv
 	$(WITH_ENDPOINT) tests/api/readme_examples.sh "$(TARGET_DIR)/debug/claimcheck" AWS_IAM
 	$(WITH_ENDPOINT) tests/api/readme_examples.sh "$(TARGET_DIR)/debug/claimcheck" JWT
 
-## Each function packaged by cargo-lambda (unoptimised profile `lambda-check`, for build time),
-## unpacked, started with Lambda's environment against a Runtime API stub and given one real
-## event of its kind: proves each main.rs, not only the handlers.
-package-check: venv $(PACKAGE_VENV)/.installed
-	$(CARGO_LAMBDA) --profile lambda-check --x86-64 --lambda-dir "$(TARGET_DIR)/lambda-check"
+## Each function packaged by cargo-lambda for arm64, as Terraform deploys it (unoptimised
+## profile `lambda-check`, for build time), unpacked, started under qemu-aarch64 with Lambda's
+## environment against a Runtime API stub and given one real event of its kind: proves each
+## main.rs, not only the handlers, on the architecture that runs it.
+package-check: venv $(PACKAGE_VENV)/.installed qemu-arm64
+	$(CARGO_LAMBDA) --profile lambda-check --arm64 --lambda-dir "$(TARGET_DIR)/lambda-check"
 	CLAIMCHECK_CALL_LOG=$(CALL_LOG) $(WITH_ENDPOINT) $(PYTHON) tests/package/run_zips.py check "$(TARGET_DIR)/lambda-check"
 
 ## Terraform: fmt, checkov (zero failed checks) and the tests that parse the HCL, including
@@ -87,22 +92,34 @@ package-check: venv $(PACKAGE_VENV)/.installed
 infra-check:
 	CLAIMCHECK_CALL_LOG=$(CALL_LOG) tests/infra/check.sh
 
-## The five deployable zips (release: LTO, stripped), with their sizes.
+qemu-arm64:
+	@if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu/lib ]; then \
+	  echo "installing $(QEMU_PACKAGES) (Debian) to start the arm64 zips"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(QEMU_PACKAGES); \
+	fi
+
+## The five deployable zips (release: LTO, stripped) for $(ARCH), with where they are and
+## their sizes.
 package: $(PACKAGE_VENV)/.installed
 	$(CARGO_LAMBDA) --release --$(ARCH)
-	@for f in $(FUNCTIONS); do ls -l "$(TARGET_DIR)/lambda/$$f/bootstrap.zip" | awk -v f=$$f '{ printf "%-17s %6.2f MB\n", f, $$5 / 1e6 }'; done
+	@echo "$(ARCH) zips in $(TARGET_DIR)/lambda/<function>/bootstrap.zip (Terraform's lambda_zip_dir):"
+	@for f in $(FUNCTIONS); do ls -l "$(TARGET_DIR)/lambda/$$f/bootstrap.zip" | awk -v f=$$f '{ printf "  %-17s %6.2f MB\n", f, $$5 / 1e6 }'; done
 
 ## Terraform against a real AWS account: needs AWS credentials and the hashicorp/aws provider
-## download, neither of which these machines have (see infra/README.md).
+## download, neither of which these machines have (see infra/README.md). TFVARS names a
+## variables file (`make deploy TFVARS=prod.tfvars`; see infra/README.md for every variable).
+TFVARS ?=
+TF_ARCH = $(if $(filter x86-64,$(ARCH)),x86_64,arm64)
+TF_VARS = -var lambda_zip_dir="$(TARGET_DIR)/lambda" -var architecture=$(TF_ARCH) $(if $(TFVARS),-var-file="$(abspath $(TFVARS))")
 plan:
-	$(MAKE) package ARCH=arm64
+	$(MAKE) package ARCH=$(ARCH)
 	terraform -chdir=infra init
-	terraform -chdir=infra plan -var lambda_zip_dir="$(TARGET_DIR)/lambda" -var architecture=arm64
+	terraform -chdir=infra plan $(TF_VARS)
 
 deploy:
-	$(MAKE) package ARCH=arm64
+	$(MAKE) package ARCH=$(ARCH)
 	terraform -chdir=infra init
-	terraform -chdir=infra apply -var lambda_zip_dir="$(TARGET_DIR)/lambda" -var architecture=arm64
+	terraform -chdir=infra apply $(TF_VARS)
 
 ## The whole pipeline on this machine: local mode against the local endpoint, sample
 ## uploads followed through the ledger, a poison payload dead-lettered and redriven, a

@@ -145,6 +145,33 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The payload the outcome is about (`None` for an ignored object).
+    pub fn payload_id(&self) -> Option<&str> {
+        match self {
+            Outcome::Queued { id, .. }
+            | Outcome::Duplicate { id, .. }
+            | Outcome::Quarantined { id, .. }
+            | Outcome::ObjectGone { id } => Some(id),
+            Outcome::Ignored { .. } => None,
+        }
+    }
+}
+
+/// In words, for log lines: `queued as message M`, `already STATUS`, `quarantined: REASON`,
+/// `ignored KEY: REASON`, `object gone before it was queued`.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Queued { message_id, .. } => write!(f, "queued as message {message_id}"),
+            Outcome::Duplicate { status, .. } => write!(f, "already {status}"),
+            Outcome::Quarantined { reason, .. } => write!(f, "quarantined: {reason}"),
+            Outcome::Ignored { key, reason } => write!(f, "ignored {key}: {reason}"),
+            Outcome::ObjectGone { .. } => f.write_str("object gone before it was queued"),
+        }
+    }
+}
+
 /// Why an object could not be admitted now (each is worth retrying, see `is_transient`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -51,13 +51,17 @@ impl Api {
         parse(response).await
     }
 
-    pub async fn payload(&self, id: &str) -> Result<PayloadView, CliError> {
+    /// `GET /payloads/{id}`; with `download` false the API signs no download URL (for status
+    /// checks, which never use one).
+    pub async fn payload(&self, id: &str, download: bool) -> Result<PayloadView, CliError> {
         if id.is_empty() || id.contains('/') {
             return Err(CliError::Usage(format!("{id:?} is not a payload id")));
         }
-        let response = self
-            .send(self.http.get(self.url(&format!("/payloads/{id}"))))
-            .await?;
+        let mut url = self.url(&format!("/payloads/{id}"));
+        if !download {
+            url.set_query(Some("download=false"));
+        }
+        let response = self.send(self.http.get(url)).await?;
         match parse(response).await {
             // Only the handler's own 404 means "no such payload"; API Gateway's (a wrong base
             // URL or stage) is a refused request.

@@ -167,19 +167,22 @@ impl Endpoints {
             claimcheck::sdk_config::load_with(self.profile.as_deref(), self.region.clone()).await;
         match &self.local_aws {
             Some(local) if std::env::var_os("AWS_ENDPOINT_URL").is_none() => {
-                let credentials = aws_credential_types::Credentials::new(
-                    &local.access_key_id,
-                    &local.secret_access_key,
-                    local.session_token.clone(),
-                    None,
-                    "claimcheck-local-outputs",
-                );
-                sdk.to_builder()
-                    .endpoint_url(&local.endpoint_url)
-                    .credentials_provider(
+                let mut builder = sdk.to_builder();
+                builder.set_endpoint_url(Some(local.endpoint_url.clone()));
+                // An explicit --profile keeps its own credentials.
+                if self.profile.is_none() {
+                    let credentials = aws_credential_types::Credentials::new(
+                        &local.access_key_id,
+                        &local.secret_access_key,
+                        local.session_token.clone(),
+                        None,
+                        "claimcheck-local-outputs",
+                    );
+                    builder.set_credentials_provider(Some(
                         aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
-                    )
-                    .build()
+                    ));
+                }
+                builder.build()
             }
             _ => sdk,
         }
@@ -225,7 +228,11 @@ impl Endpoints {
 
     /// The API's base URL, checked.
     pub fn api(&self) -> Result<reqwest::Url, CliError> {
-        let raw = need(&self.api_url, "the API URL", "--api", "CLAIMCHECK_API_URL")?;
+        let raw = need(
+            &self.api_url,
+            self.outputs.as_deref(),
+            ("the API URL", "--api", "CLAIMCHECK_API_URL", "api_url"),
+        )?;
         let url = reqwest::Url::parse(raw)
             .map_err(|e| CliError::Usage(format!("bad API URL {raw:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -237,24 +244,31 @@ impl Endpoints {
     }
 
     pub fn bucket(&self) -> Result<&str, CliError> {
-        need(&self.bucket, "the bucket", "--bucket", "CLAIMCHECK_BUCKET")
+        need(
+            &self.bucket,
+            self.outputs.as_deref(),
+            ("the bucket", "--bucket", "CLAIMCHECK_BUCKET", "bucket"),
+        )
     }
 
     pub fn queue_url(&self) -> Result<&str, CliError> {
         need(
             &self.queue_url,
-            "the work queue URL",
-            "--queue-url",
-            "CLAIMCHECK_QUEUE_URL",
+            self.outputs.as_deref(),
+            (
+                "the work queue URL",
+                "--queue-url",
+                "CLAIMCHECK_QUEUE_URL",
+                "queue_url",
+            ),
         )
     }
 
     pub fn dlq_url(&self) -> Result<&str, CliError> {
         need(
             &self.dlq_url,
-            "the DLQ URL",
-            "--dlq-url",
-            "CLAIMCHECK_DLQ_URL",
+            self.outputs.as_deref(),
+            ("the DLQ URL", "--dlq-url", "CLAIMCHECK_DLQ_URL", "dlq_url"),
         )
     }
 
@@ -280,31 +294,40 @@ impl Endpoints {
     pub fn table(&self) -> Result<&str, CliError> {
         need(
             &self.table,
-            "the ledger table",
-            "--table",
-            "CLAIMCHECK_TABLE",
+            self.outputs.as_deref(),
+            ("the ledger table", "--table", "CLAIMCHECK_TABLE", "table"),
         )
     }
 }
 
+/// A setting, or what to do about its absence (naming the outputs file when one was given).
 fn need<'a>(
     value: &'a Option<String>,
-    what: &str,
-    flag: &str,
-    env: &str,
+    outputs: Option<&std::path::Path>,
+    (what, flag, env, key): (&str, &str, &str, &str),
 ) -> Result<&'a str, CliError> {
     value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| {
-        CliError::Usage(format!(
-            "{what} is not configured: pass {flag}, set {env}, or name a Terraform outputs file with --outputs"
-        ))
+        CliError::Usage(match outputs {
+            Some(path) => format!(
+                "{what} is not configured: {} has no `{key}` output (`terraform output -json` writes `{{\"{key}\": {{\"value\": ...}}}}`); or pass {flag}, or set {env}",
+                path.display()
+            ),
+            None => format!(
+                "{what} is not configured: pass {flag}, set {env}, or name a Terraform outputs file with --outputs"
+            ),
+        })
     })
 }
 
 /// `name=value` flags (metadata, message attributes) as pairs.
 pub fn name_value_pairs(values: &[String], what: &str) -> Result<Vec<(String, String)>, CliError> {
+    let mut seen = std::collections::HashSet::new();
     values
         .iter()
         .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if !seen.insert(name.to_owned()) => {
+                Err(CliError::Usage(format!("{what} {name:?} is given twice")))
+            }
             Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
             _ => Err(CliError::Usage(format!(
                 "bad {what} {pair:?}: expected name=value"

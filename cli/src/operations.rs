@@ -18,7 +18,8 @@ pub struct FailedPayload {
     pub last_error: Option<String>,
     /// The first cause, when a later one replaced it.
     pub first_error: Option<String>,
-    pub updated_at: i64,
+    /// When its ledger item last changed, epoch seconds (as the API's `updated_at`).
+    pub updated_at: u64,
 }
 
 impl From<PayloadRecord> for FailedPayload {
@@ -31,7 +32,7 @@ impl From<PayloadRecord> for FailedPayload {
                 .first_error
                 .filter(|first| Some(first) != record.last_error.as_ref()),
             last_error: record.last_error,
-            updated_at: record.updated_at,
+            updated_at: claimcheck::api::epoch_seconds(record.updated_at),
         }
     }
 }
@@ -107,8 +108,13 @@ pub fn describe(report: &claimcheck::repair::Report) -> Vec<String> {
                 s.failed,
                 progress(r.complete, &r.stopped_because)
             ));
-            if r.actions.is_empty() {
-                lines.push("  the DLQ has no messages".into());
+            if r.actions.is_empty() && r.complete {
+                // Messages another (or a killed) redrive holds stay invisible until their
+                // visibility timeout passes: not counted here.
+                lines.push(
+                    "  no visible messages in the DLQ (one a redrive holds returns within its visibility timeout)"
+                        .into(),
+                );
             }
             for a in &r.actions {
                 let verdict = match a.verdict {

@@ -58,6 +58,14 @@ pub async fn upload(
         });
     }
     let size = info.len();
+    if size == 0 {
+        // The API refuses empty payloads (content_length is at least 1): say so before hashing
+        // or asking for a URL.
+        return Err(CliError::Input {
+            path: path.display().to_string(),
+            reason: "the file is empty; a payload is 1 byte to 5 GiB".into(),
+        });
+    }
     let sha256 = hash_file(file, path, size, quiet).await?;
     let ticket = api
         .request_upload(
@@ -74,9 +82,17 @@ pub async fn upload(
         .map_err(|e| CliError::input(path, &e))?;
     let bar = progress::bar(size, "uploading", quiet);
     let counter = bar.clone();
+    // What is sent is hashed again: a file changed between hashing and sending is caught here
+    // (S3 refuses it too, by the signed checksum; the local endpoint does not check).
+    let sent = std::sync::Arc::new(std::sync::Mutex::new((Sha256::new(), 0u64)));
+    let sending = sent.clone();
     let body = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).inspect(move |chunk| {
         if let Ok(chunk) = chunk {
             counter.inc(chunk.len() as u64);
+            if let Ok(mut sent) = sending.lock() {
+                sent.0.update(chunk);
+                sent.1 += chunk.len() as u64;
+            }
         }
     });
     let method = reqwest::Method::from_bytes(ticket.method.as_bytes())
@@ -98,6 +114,17 @@ pub async fn upload(
         return Err(CliError::Remote(format!(
             "S3 refused the upload ({status}{})",
             s3_code(&text).map(|c| format!(" {c}")).unwrap_or_default()
+        )));
+    }
+    let (sent_sha256, sent_size) = match sent.lock() {
+        Ok(sent) => (sent.0.clone().base64(), sent.1),
+        Err(_) => (String::new(), 0),
+    };
+    if sent_sha256 != sha256 || sent_size != size {
+        return Err(CliError::Integrity(format!(
+            "{} changed while it was uploaded ({sent_size} bytes sent, {size} announced): payload {} will be quarantined; upload it again",
+            path.display(),
+            ticket.id
         )));
     }
     Ok(Uploaded {
@@ -148,6 +175,12 @@ pub fn download_target(
     let target = match output {
         Some(path) if path.as_os_str() == "-" => return Ok(path),
         Some(path) if path.is_dir() => path.join(id),
+        Some(path) if path.as_os_str().to_string_lossy().ends_with('/') => {
+            return Err(CliError::Usage(format!(
+                "{}: no such directory",
+                path.display()
+            )));
+        }
         Some(path) => path,
         None => PathBuf::from(id),
     };
@@ -166,8 +199,13 @@ pub fn download_target(
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.is_dir()
     {
+        let what = if parent.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
         return Err(CliError::Usage(format!(
-            "cannot write {}: {} is not a directory",
+            "cannot write {}: {} {what}",
             target.display(),
             parent.display()
         )));
@@ -176,15 +214,18 @@ pub fn download_target(
 }
 
 /// Downloads payload `id` to `target` (see [`download_target`]), verifying its size and
-/// SHA-256 against the ledger's.
+/// SHA-256 against the ledger's. A file is written under a name of its own (two downloads
+/// to one target never share one) and put in place only once verified: replacing the target
+/// with `force`, else only if it still does not exist.
 pub async fn download(
     api: &Api,
     http: &reqwest::Client,
     id: &str,
     target: PathBuf,
+    force: bool,
     quiet: bool,
 ) -> Result<Downloaded, CliError> {
-    let view = api.payload(id).await?;
+    let view = api.payload(id, true).await?;
     let Some(link) = &view.download else {
         return Err(CliError::NotFound(format!(
             "payload {id} has nothing to download (status {})",
@@ -210,7 +251,10 @@ pub async fn download(
         Box::new(tokio::io::stdout())
     } else {
         Box::new(
-            tokio::fs::File::create(&partial)
+            tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&partial)
                 .await
                 .map_err(|e| CliError::output(&target, &e))?,
         )
@@ -245,9 +289,7 @@ pub async fn download(
         return Err(e);
     }
     if !to_stdout {
-        tokio::fs::rename(&partial, &target)
-            .await
-            .map_err(|e| CliError::output(&target, &e))?;
+        put_in_place(&partial, &target, force).await?;
     }
     Ok(Downloaded {
         id: id.to_owned(),
@@ -275,10 +317,34 @@ fn verify(view: &claimcheck::api::PayloadView, size: u64, sha256: &str) -> Resul
     Ok(())
 }
 
+/// `<target>.<random>.claimcheck-partial` beside the target: each download writes its own.
 fn partial_path(target: &Path) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(".claimcheck-partial");
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    name.push(format!(".{}.claimcheck-partial", &unique[..12]));
     target.with_file_name(name)
+}
+
+/// Moves the verified `partial` file to `target`: replacing it with `force` (an atomic
+/// rename), else without ever replacing a file that appeared meanwhile (a hard link fails if
+/// the target exists; a filesystem without hard links gets the rename).
+async fn put_in_place(partial: &Path, target: &Path, force: bool) -> Result<(), CliError> {
+    let placed = if force {
+        tokio::fs::rename(partial, target).await
+    } else {
+        match tokio::fs::hard_link(partial, target).await {
+            Ok(()) => tokio::fs::remove_file(partial).await,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = tokio::fs::remove_file(partial).await;
+                return Err(CliError::Usage(format!(
+                    "{} appeared while downloading; nothing replaced (pass --force to replace it)",
+                    target.display()
+                )));
+            }
+            Err(_) => tokio::fs::rename(partial, target).await,
+        }
+    };
+    placed.map_err(|e| CliError::output(target, &e))
 }
 
 /// The error code of an S3 XML error body (`<Error><Code>BadDigest</Code>...</Error>`).
@@ -336,9 +402,16 @@ mod tests {
             guess_content_type(Path::new("noext")),
             "application/octet-stream"
         );
-        assert_eq!(
+        // Beside the target, a name of its own each time.
+        let (one, two) = (
             partial_path(Path::new("/tmp/x.bin")),
-            PathBuf::from("/tmp/x.bin.claimcheck-partial")
+            partial_path(Path::new("/tmp/x.bin")),
+        );
+        assert_ne!(one, two);
+        let name = one.to_string_lossy();
+        assert!(
+            name.starts_with("/tmp/x.bin.") && name.ends_with(".claimcheck-partial"),
+            "{name}"
         );
     }
 }

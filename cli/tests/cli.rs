@@ -256,6 +256,19 @@ async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
         "{line}"
     );
 
+    // An empty file: refused before it is hashed or a URL is asked for (no API at all here).
+    let empty = s.path("empty.txt");
+    std::fs::write(&empty, "").expect("write");
+    let (code, line) = failure(
+        &s.claimcheck(&["upload", &empty, "--api", "http://127.0.0.1:9"])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        line.contains("the file is empty; a payload is 1 byte to 5 GiB"),
+        "{line}"
+    );
+
     // Root reads any file whatever its mode, so "unreadable" is a directory here.
     let (code, line) = failure(&s.claimcheck(&["upload", &s.path("")]).await);
     assert_eq!(code, 2);
@@ -340,6 +353,23 @@ async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
         assert_eq!(code, 2, "{args:?}");
         assert!(line.contains("cannot send"), "{line}");
     }
+    // Attribute names and values SQS would refuse, and a name given twice: refused here,
+    // exit 2, before anything is sent.
+    for (attribute, why) in [
+        ("a b=c", "may use only"),
+        ("AWS.trace=x", "reserves"),
+        (".x=1", "period"),
+        ("empty=", "empty value"),
+    ] {
+        let args = ["send", "-", "--attribute", attribute];
+        let (code, line) = failure(&s.claimcheck_with_stdin(&args, Some(b"body")).await);
+        assert_eq!(code, 2, "{attribute}");
+        assert!(line.contains(why), "{attribute}: {line}");
+    }
+    let twice = ["send", "-", "--attribute", "k=1", "--attribute", "k=2"];
+    let (code, line) = failure(&s.claimcheck_with_stdin(&twice, Some(b"body")).await);
+    assert_eq!(code, 2);
+    assert!(line.contains("given twice"), "{line}");
 
     // --profile wins over the environment's keys, as for the AWS CLI: bob's key (unknown to
     // this API) signs, not the environment's; a profile that does not exist is an error.
@@ -399,9 +429,16 @@ async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     assert_eq!(code, 2);
     assert!(line.contains("--api"), "{line}");
 
-    // A usage mistake is clap's: exit 2 with usage text.
-    let output = s.claimcheck(&["download"]).await;
-    assert_eq!(output.status.code(), Some(2));
+    // A usage mistake clap finds: exit 2, one line like every other error.
+    let (code, line) = failure(&s.claimcheck(&["download"]).await);
+    assert_eq!(code, 2);
+    assert!(
+        line.contains("<ID>") && line.ends_with("(see --help)\n"),
+        "{line}"
+    );
+    let (code, line) = failure(&s.claimcheck(&["--bogus", "status"]).await);
+    assert_eq!(code, 2);
+    assert!(line.contains("--bogus"), "{line}");
 }
 
 #[tokio::test]
@@ -569,7 +606,8 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
     assert_eq!(code, 2);
     assert!(line.contains("unknown status"), "{line}");
 
-    // Bad flag values are usage errors (clap's own message, exit 2), before any AWS call.
+    // Bad flag values are usage errors (clap's message on one line, exit 2), before any AWS
+    // call.
     for args in [
         &["redrive", "--payload-id", "notauuid"][..],
         &["redrive", "--max", "0"],
@@ -577,10 +615,9 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
         &["reconcile", "--max", "0"],
         &["failed", "--limit", "0"],
     ] {
-        let output = s.claimcheck(args).await;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
+        let (code, line) = failure(&s.claimcheck(args).await);
+        assert_eq!(code, 2, "{args:?}: {line}");
+        assert!(line.ends_with("(see --help)\n"), "{args:?}: {line}");
     }
     // Empty results say so (on stderr; stdout stays empty for scripts).
     let none = s.claimcheck(&["failed", "--status", "quarantined"]).await;
@@ -665,7 +702,13 @@ async fn download_targets_and_receive_framing_keep_bytes_exact() {
     let missing = s.path("missing/file.txt");
     let (code, line) = failure(&s.claimcheck(&["download", &id, "-o", &missing]).await);
     assert_eq!(code, 2);
-    assert!(line.contains("is not a directory"), "{line}");
+    assert!(line.contains("missing does not exist"), "{line}");
+    let (code, line) = failure(
+        &s.claimcheck(&["download", &id, "-o", &format!("{dir}/none/")])
+            .await,
+    );
+    assert_eq!(code, 2);
+    assert!(line.contains("no such directory"), "{line}");
 
     let sent = s
         .claimcheck_with_stdin(&["send"], Some(b"no newline added"))
@@ -743,4 +786,29 @@ async fn errors_are_one_readable_line_without_pages_or_dumps() {
     for dump in ["DispatchFailure(", "headers", "SdkBody", "{"] {
         assert!(!line.contains(dump), "{dump:?} in {line}");
     }
+}
+
+/// FIFO: sending the same content twice in a group delivers it once, offloaded or inline (the
+/// body's SHA-256 is the deduplication id unless one is given).
+#[tokio::test]
+async fn fifo_sends_of_the_same_content_are_delivered_once() {
+    let s = stack().await;
+    let fifo = s.aws.fifo_queue().await;
+    let large = s.path("large.bin");
+    write_generated(Path::new(&large), 300 * 1024).await;
+    for _ in 0..2 {
+        let args = ["--queue-url", &fifo, "send", &large, "--group-id", "g1"];
+        assert!(s.claimcheck(&args).await.status.success());
+        let args = ["--queue-url", &fifo, "send", "-", "--group-id", "g1"];
+        let small = s.claimcheck_with_stdin(&args, Some(b"small body")).await;
+        assert!(small.status.success(), "{small:?}");
+    }
+    let given = ["--queue-url", &fifo, "send", "-", "--group-id", "g2"];
+    for id in ["one", "two"] {
+        let args = [&given[..], &["--deduplication-id", id]].concat();
+        let sent = s.claimcheck_with_stdin(&args, Some(b"small body")).await;
+        assert!(sent.status.success(), "{sent:?}");
+    }
+    // g1: the large body and the small one, once each; g2: two distinct given ids.
+    assert_eq!(s.aws.approximate_count(&fifo).await, 4);
 }

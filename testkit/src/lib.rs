@@ -74,11 +74,22 @@ impl Endpoint {
     }
 
     pub async fn queue(&self) -> String {
-        let name = unique("cc-test");
+        self.queue_named(&unique("cc-test")).await
+    }
+
+    /// A queue playing the deployment's `role` (`work` or `dlq`): its name ends `-<role>`,
+    /// as Terraform's and local mode's do, so the IAM test can tell which queue of the stack a
+    /// function's call went to (tests/infra/test_iam_matches_code.py).
+    pub async fn queue_for(&self, role: &str) -> String {
+        self.queue_named(&format!("{}-{role}", unique("cc-test")))
+            .await
+    }
+
+    async fn queue_named(&self, name: &str) -> String {
         let out = self
             .sqs
             .create_queue()
-            .queue_name(&name)
+            .queue_name(name)
             .send()
             .await
             .expect("create queue");
@@ -387,11 +398,13 @@ pub fn api_event_with(
     if let Some(ct) = content_type {
         headers["content-type"] = serde_json::json!(ct);
     }
+    // `path?query`: API Gateway passes the query apart, as rawQueryString.
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let value = serde_json::json!({
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": headers,
         "requestContext": {
             "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",

@@ -1,5 +1,7 @@
-"""Every function's IAM actions equal the AWS actions its code calls, and every S3 object it
-touched lies under a key prefix its role grants that action on.
+"""Every function's IAM actions equal the AWS actions its code calls, every S3 object it
+touched lies under a key prefix its role grants that action on, and every queue it called is
+the queue of the stack its role grants that action on (the tests name each queue after the
+role it plays, `-work` or `-dlq`, as Terraform and local mode do).
 
 The calls are not a hand-kept list: `make test` runs the integration tests and the packaged
 zips with each function's code signing as `fn-<function>`, and the local endpoint logs every
@@ -108,6 +110,55 @@ def key_differences(function, keys, prefixes, not_deployed=KEYS_NOT_DEPLOYED):
     return problems
 
 
+# The queues of the stack, by the suffix their names end with (Terraform's and local mode's
+# `<name>-work`, `<name>-dlq`; testkit's queue_for), and the resource Terraform grants them by.
+QUEUE_ROLES = {"work": "${aws_sqs_queue.work.arn}", "dlq": "${aws_sqs_queue.dlq.arn}"}
+
+
+def queue_role(resource):
+    """The role (`work`, `dlq`) of the queue a logged SQS resource (URL or name) names, or None."""
+    name = (resource or "").rstrip("/").rsplit("/", 1)[-1].removesuffix(".fifo")
+    return next((role for role in QUEUE_ROLES if name.endswith(f"-{role}")), None)
+
+
+def recorded_queues(path):
+    """{function: {("sqs:Action", role or None, queue)}} of every SQS request signed by
+    `fn-<function>`."""
+    queues = collections.defaultdict(set)
+    for call in _lines(path):
+        principal = call.get("principal") or ""
+        if principal.startswith("fn-") and call["service"] == "sqs":
+            resource = call.get("resource") or ""
+            queues[principal[3:]].add((f"sqs:{call['action']}", queue_role(resource), resource))
+    return dict(queues)
+
+
+def granted_queues(function, statements=None):
+    """{"sqs:Action": {role}} of a function's SQS statements its code is meant to call."""
+    by_resource = {resource: role for role, resource in QUEUE_ROLES.items()}
+    granted = collections.defaultdict(set)
+    for s in statements if statements is not None else function_statements(function):
+        if s.sid in NOT_CODE:
+            continue
+        for action in s.actions:
+            if action.startswith("sqs:"):
+                granted[action] |= {by_resource[r] for r in s.resources if r in by_resource}
+    return dict(granted)
+
+
+def queue_differences(function, calls, granted):
+    """Messages for each queue call the function's role does not grant on that queue."""
+    problems = []
+    for action, role, queue in sorted(calls, key=lambda c: (c[0], c[1] or "", c[2])):
+        if role is None:
+            problems.append(f"{function}: its code called {action} on {queue!r}, which plays no role of "
+                            f"the stack (name a test's queues with testkit's queue_for: -work, -dlq)")
+        elif role not in granted.get(action, set()):
+            problems.append(f"{function}: its code called {action} on the {role} queue, which its role in "
+                            f"infra/iam.tf grants on {sorted(granted.get(action, set())) or 'no queue'}")
+    return problems
+
+
 def recorded_calls(path):
     """{function: {"service:Action"}} of every request signed by `fn-<function>`."""
     calls = collections.defaultdict(set)
@@ -180,6 +231,14 @@ class IamMatchesCode(unittest.TestCase):
         if problems:
             self.fail("\n" + "\n".join(problems))
 
+    def test_each_function_calls_only_the_queues_its_role_grants(self):
+        queues = recorded_queues(CALL_LOG)
+        problems = []
+        for function in selected_functions():
+            problems += queue_differences(function, queues.get(function, set()), granted_queues(function))
+        if problems:
+            self.fail("\n" + "\n".join(problems))
+
     def test_conditional_grants_come_from_their_conditional_statement(self):
         calls = recorded_calls(CALL_LOG)
         for (function, action), statement in CONDITIONAL.items():
@@ -238,6 +297,21 @@ class Comparison(unittest.TestCase):
         self.assertIn("outside no prefix", problems[0])
         excused = {("consumer", "s3:GetObject", ""): "why"}
         self.assertEqual(key_differences("consumer", {("s3:GetObject", "d1b6")}, prefixes, excused), [])
+
+    def test_queue_calls_are_matched_by_the_role_their_queue_plays(self):
+        self.assertEqual(queue_role("http://127.0.0.1:1/123456789012/cc-test-ab-dlq"), "dlq")
+        self.assertEqual(queue_role("stack-work.fifo"), "work")
+        self.assertIsNone(queue_role("http://127.0.0.1:1/123456789012/cc-test-ab"))
+        granted = {"sqs:SendMessage": {"dlq"}}
+        self.assertEqual(queue_differences("consumer", {("sqs:SendMessage", "dlq", "q-dlq")}, granted), [])
+        problems = queue_differences("consumer", {("sqs:SendMessage", "work", "q-work")}, granted)
+        self.assertIn("consumer: its code called sqs:SendMessage on the work queue", problems[0])
+        problems = queue_differences("consumer", {("sqs:SendMessage", None, "q")}, granted)
+        self.assertIn("plays no role of the stack", problems[0])
+        self.assertEqual(granted_queues("consumer"), {"sqs:SendMessage": {"dlq"}})
+        self.assertEqual(granted_queues("producer"), {"sqs:SendMessage": {"work"}})
+        self.assertEqual(granted_queues("redriver")["sqs:SendMessage"], {"work"})
+        self.assertEqual(granted_queues("redriver")["sqs:ReceiveMessage"], {"dlq"})
 
     def test_granted_prefixes_follow_the_roles(self):
         declared = {"uploads_prefix": "uploads/", "messages_prefix": "messages/"}

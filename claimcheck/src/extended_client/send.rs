@@ -168,13 +168,19 @@ impl ExtendedClient {
     {
         self.config.offload.check_attributes(&attributes)?;
         let pointer = PayloadPointer::new(&self.config.bucket, self.config.key_prefix.generate());
+        // Hashed on its way to S3: a FIFO message without a deduplication id gets the body's
+        // SHA-256, as `send` gives an offloaded body (content-based deduplication keeps working).
+        let mut body_hash = crate::checksum::Sha256::new();
+        let source = tokio_util::io::InspectReader::new(source, |bytes: &[u8]| {
+            body_hash.update(bytes);
+        });
         let stored = self
             .store
             .put_stream(&pointer, source, &self.config.put_options)
             .await
             .map_err(|e| self.store_error("PutObject", e))?;
         if options.group_id.is_some() && options.deduplication_id.is_none() {
-            options.deduplication_id = Some(pointer.key.clone());
+            options.deduplication_id = Some(body_hash.hex());
         }
         let prepared = self.pointer_message(pointer, stored.size, attributes, options);
         self.send_prepared(queue_url, prepared).await

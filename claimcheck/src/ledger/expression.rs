@@ -69,13 +69,19 @@ impl Update {
         let counters: Vec<&str> = [
             ("attempts :one", changes.count_attempt),
             ("redrives :one", changes.count_redrive),
+            ("redrives :minus_one", changes.uncount_redrive),
         ]
         .into_iter()
         .filter_map(|(add, wanted)| wanted.then_some(add))
         .collect();
         if !counters.is_empty() {
             expression.push_str(&format!(" ADD {}", counters.join(", ")));
-            values.insert(":one".into(), n(1));
+            if changes.count_attempt || changes.count_redrive {
+                values.insert(":one".into(), n(1));
+            }
+            if changes.uncount_redrive {
+                values.insert(":minus_one".into(), n(-1));
+            }
         }
         let mut removes = Vec::new();
         if changes.release_lease {

@@ -105,6 +105,9 @@ pub struct Changes {
     pub count_attempt: bool,
     /// Atomically adds one to `redrives`.
     pub count_redrive: bool,
+    /// Atomically takes back one from `redrives` (a redrive whose send failed: the message
+    /// never left the DLQ, so it does not count towards the limit).
+    pub uncount_redrive: bool,
 }
 
 /// The DynamoDB item of a payload: one attribute per field, absent ones omitted. Times are

@@ -384,6 +384,7 @@ async fn send_back(deps: &Repairer, parked: &Parked) -> (Verdict, String) {
         if let Some(id) = &parked.payload_id {
             let back = Changes {
                 last_error: Some(format!("redrive failed: {e}")),
+                uncount_redrive: true,
                 ..Changes::default()
             };
             if let Err(e) = deps.ledger.step(id, Step::RedriveFailed, &back).await {

@@ -26,9 +26,14 @@ pub struct Args {
 pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     let Args { id, output, force } = args;
     let (endpoints, out, http) = (&cx.endpoints, &cx.out, &cx.http);
+    if out.json && output.as_deref().is_some_and(|o| o.as_os_str() == "-") {
+        return Err(CliError::Usage(
+            "--json needs -o FILE or DIR: with -o - the payload's bytes take stdout".into(),
+        ));
+    }
     let target = transfer::download_target(&id, output, force)?;
     let api = endpoints.api_client(http).await?;
-    let downloaded = transfer::download(&api, http, &id, target, out.quiet).await?;
+    let downloaded = transfer::download(&api, http, &id, target, force, out.quiet).await?;
     if downloaded.path != "-" {
         out.emit(&downloaded, || {
             vec![format!(

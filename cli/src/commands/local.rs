@@ -33,15 +33,15 @@ pub struct Args {
     /// the consumer's lease is as long and its timeout half as long.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(2..=43_200))]
     pub visibility_timeout: Option<u64>,
-    /// Override Terraform's maxReceiveCount.
-    #[arg(long)]
+    /// Override Terraform's maxReceiveCount (1-1000, SQS's range for a redrive policy).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_receive_count: Option<u32>,
     /// Reconcile re-sends the pointer of a payload `queued` this long without a message
     /// (seconds; Terraform's `queued_stall_seconds`, at most a day).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub queued_stall_seconds: Option<u64>,
-    /// Run the reconcile pass this often (seconds).
-    #[arg(long)]
+    /// Run the reconcile pass this often (seconds, at least 1).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub reconcile_every: Option<u64>,
     /// The API's authorization, as Terraform's `api_authorization` (default: Terraform's
     /// default, AWS_IAM).
@@ -123,6 +123,22 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     }
     if token_subject.trim().is_empty() {
         return Err(CliError::Usage("--token-subject must not be empty".into()));
+    }
+    // Files local mode writes while it runs: their directories are checked before anything
+    // is provisioned, not found missing by the first payload.
+    for (flag, path) in [
+        ("--write-outputs", &write_outputs),
+        ("--effects-log", &effects_log),
+    ] {
+        if let Some(path) = path {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if path.is_dir() || parent.is_some_and(|p| !p.is_dir()) {
+                return Err(CliError::Usage(format!(
+                    "{flag} {}: not a file in an existing directory",
+                    path.display()
+                )));
+            }
+        }
     }
     let out = &cx.out;
     let mut settings = LocalSettings::from_defaults(&name).map_err(local_error)?;

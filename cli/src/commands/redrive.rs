@@ -26,8 +26,9 @@ pub struct Args {
     /// Only messages at least this many seconds old.
     #[arg(long)]
     pub min_age: Option<u64>,
-    /// Leave a message parked once it was redriven this often.
-    #[arg(long, default_value_t = 3)]
+    /// Leave a message parked once it was redriven this often (the redriver function's
+    /// setting of the same name).
+    #[arg(long, env = "CLAIMCHECK_MAX_REDRIVES", default_value_t = 3)]
     pub max_redrives: u32,
 }
 
@@ -63,9 +64,9 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         // (Nothing was changed: the ledger is marked only after SQS starts the task.)
         Err(CliError::Remote(message)) if native && message.contains("StartMessageMoveTask") => {
             match endpoints.endpoint_override() {
-                Some(endpoint) => Err(CliError::Remote(format!(
-                    "the AWS endpoint {endpoint} cannot run SQS's StartMessageMoveTask (the local endpoint does not implement it); nothing was changed: run `claimcheck redrive` without --native"
-                ))),
+                Some(_) => Err(CliError::Remote(
+                    "the AWS endpoint this command uses (AWS_ENDPOINT_URL or local mode's) cannot run SQS's StartMessageMoveTask (the local endpoint does not implement it); nothing was changed: run `claimcheck redrive` without --native".into(),
+                )),
                 None => Err(CliError::Remote(message)),
             }
         }

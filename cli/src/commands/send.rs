@@ -19,6 +19,10 @@ pub struct Args {
     /// FIFO queues: the message group.
     #[arg(long)]
     pub group_id: Option<String>,
+    /// FIFO queues: the deduplication id (SQS drops a repeat within 5 minutes). Default: the
+    /// body's SHA-256, so sending the same content twice delivers it once, offloaded or not.
+    #[arg(long, requires = "group_id")]
+    pub deduplication_id: Option<String>,
 }
 
 /// Runs `claimcheck send`.
@@ -27,12 +31,16 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         file,
         attributes,
         group_id,
+        deduplication_id,
     } = args;
     let (endpoints, out) = (&cx.endpoints, &cx.out);
     let client = extended_client(endpoints).await?;
     let mut options = SendOptions::default();
     if let Some(group_id) = group_id {
         options = options.with_group_id(group_id);
+    }
+    if let Some(id) = deduplication_id {
+        options = options.with_deduplication_id(id);
     }
     let sent = queue::send(
         &client,

@@ -15,7 +15,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     let Args { id } = args;
     let (endpoints, out, http) = (&cx.endpoints, &cx.out, &cx.http);
     let api = endpoints.api_client(http).await?;
-    let view = api.payload(&id).await?;
+    let view = api.payload(&id, false).await?;
     out.emit(&without_download_url(&view), || {
         vec![
             format!("payload     {}", view.id),

@@ -205,7 +205,15 @@ async fn lambda_request(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // As lambda_http reads payload format 2.0's rawQueryString (WHATWG urlencoded parsing).
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
     Ok(lambda_http::Request::from_parts(parts, body)
+        .with_query_string_parameters(query)
         .with_path_parameters(path_parameters)
         .with_request_context(RequestContext::ApiGatewayV2(context)))
 }

@@ -154,10 +154,19 @@ async fn queue(
     for (attribute, value) in attributes {
         create = create.attributes(attribute.clone(), value);
     }
-    let url = create
-        .send()
-        .await
-        .map_err(|e| LocalError::aws("CreateQueue", &e))?
+    let url = create.send().await.map_err(|e| {
+        // SQS refuses to re-create a queue with other attributes: a stack of this name was
+        // started before with other settings.
+        if e.as_service_error()
+            .is_some_and(|s| s.is_queue_name_exists())
+        {
+            LocalError::Setup(format!(
+                "queue {name} exists with other settings (a stack of this --name was started with other timings or FIFO setting): start with the same settings, or use another --name"
+            ))
+        } else {
+            LocalError::aws("CreateQueue", &e)
+        }
+    })?
         .queue_url
         .ok_or_else(|| LocalError::Setup(format!("no URL for queue {name}")))?;
     let arn = sqs

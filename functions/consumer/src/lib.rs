@@ -130,6 +130,18 @@ impl Handled {
     }
 }
 
+/// In words, for log lines: `done`, `already done`, `parked: REASON`, `retried: REASON`.
+impl std::fmt::Display for Handled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Done => f.write_str("done"),
+            Self::AlreadyDone => f.write_str("already done"),
+            Self::Parked(reason) => write!(f, "parked: {reason}"),
+            Self::Retry(reason) => write!(f, "retried: {reason}"),
+        }
+    }
+}
+
 /// A batch the consumer refuses whole: Lambda then retries every record of it.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -178,17 +190,19 @@ pub async fn handle<P: Processor>(
         let remaining = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        let handled = if fifo && failed_groups.contains(group) {
-            Handled::Retry(format!(
-                "an earlier record of message group {group:?} failed in this batch"
-            ))
+        let (payload_id, handled) = if fifo && failed_groups.contains(group) {
+            let why = format!("an earlier record of message group {group:?} failed in this batch");
+            (None, Handled::Retry(why))
         } else if remaining < deps.settings.deadline_margin {
-            Handled::Retry("not started: the invocation is near its deadline".into())
+            let why = "not started: the invocation is near its deadline".to_owned();
+            (None, Handled::Retry(why))
         } else {
             // Boxed: the nested SDK futures are too deep for the compiler to lay out inline.
             Box::pin(consume(deps, record)).await
         };
-        tracing::info!(message_id = %id, outcome = ?handled, "record handled");
+        let payload_id = payload_id.as_deref().unwrap_or("");
+        // (A park, and a last failed receive, are logged at WARN where they happen.)
+        tracing::info!(message_id = %id, payload_id, outcome = %handled, "record handled");
         if handled.is_failure() {
             failed_groups.insert(group);
             response.add_failure(id);
@@ -197,7 +211,19 @@ pub async fn handle<P: Processor>(
     Ok(response)
 }
 
-async fn consume<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handled {
+/// Handles one record; answers with its payload id (when the message names one) for the log.
+async fn consume<P: Processor>(
+    deps: &Consumer<P>,
+    record: &SqsMessage,
+) -> (Option<String>, Handled) {
+    let named = record
+        .message_attributes
+        .get(PAYLOAD_ID_ATTRIBUTE)
+        .and_then(|a| a.string_value.clone());
+    (named, consume_record(deps, record).await)
+}
+
+async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handled {
     let message = match deps.client.resolve_lambda_record(record).await {
         Ok(message) => message,
         Err(unresolved) => return unresolvable(deps, record, unresolved).await,
@@ -274,6 +300,15 @@ async fn consume<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -> Handl
             };
             if let Err(e) = deps.ledger.step(&payload_id, step, &changes).await {
                 tracing::error!(payload_id, error = %e, "could not record the failure");
+            }
+            if last {
+                // SQS's redrive policy moves the message to the DLQ after this receive.
+                tracing::warn!(
+                    payload_id,
+                    receive_count,
+                    %reason,
+                    "the last receive failed: the message is dead-lettered"
+                );
             }
             Handled::Retry(reason)
         }
@@ -402,7 +437,7 @@ async fn park<P: Processor>(
         attributes.insert(PARK_REASON_ATTRIBUTE.to_owned(), noted);
     } else {
         tracing::warn!(
-            message_id = ?record.message_id,
+            message_id = record.message_id.as_deref().unwrap_or(""),
             %reason,
             "no room on the message for the park reason: parked without it"
         );
@@ -438,7 +473,12 @@ async fn park<P: Processor>(
             tracing::error!(payload_id = id, error = %e, "parked, but the ledger could not record it");
         }
     }
-    tracing::warn!(message_id = ?record.message_id, %reason, "message parked in the DLQ");
+    tracing::warn!(
+        message_id = record.message_id.as_deref().unwrap_or(""),
+        payload_id = payload_id.unwrap_or(""),
+        %reason,
+        "message parked in the DLQ"
+    );
     Handled::Parked(reason)
 }
 

@@ -48,8 +48,8 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
-    let queue = aws.queue().await;
-    let dlq = aws.queue().await;
+    let queue = aws.queue_for("work").await;
+    let dlq = aws.queue_for("dlq").await;
     let ledger = aws.ledger().await;
     let settings = Settings {
         bucket,
@@ -119,8 +119,9 @@ impl Fixture {
         if let Some(fault) = fault {
             attributes.insert("fault".into(), MessageAttribute::string(fault));
         }
-        self.consumer
-            .client
+        // Sent as the producer would, by the harness (not a call of the consumer's code).
+        self.aws
+            .client(claimcheck::ExtendedClientConfig::new(self.bucket()))
             .send_pointer(
                 &self.queue,
                 &object,

@@ -125,6 +125,7 @@ async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadVi
         return Err(ApiError::no_identity());
     }
     let id = canonical_id(raw_id)?;
+    let wants_download = wants_download(request)?;
     let unknown = || ApiError::new(404, "not_found", format!("no payload {id}"));
     let record = deps.ledger.get(&id).await.map_err(|e| {
         tracing::error!(payload_id = %id, error = %e, "could not read the ledger");
@@ -148,13 +149,35 @@ async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadVi
         return Err(unknown());
     }
     let mut view = PayloadView::new(id, record.status, record.size);
-    view.download = presign(deps, &record).await?;
+    view.download = if wants_download {
+        presign(deps, &record).await?
+    } else {
+        None
+    };
     view.content_type = record.content_type;
     view.sha256 = record.sha256;
     view.created_at = epoch_seconds(record.created_at);
     view.updated_at = epoch_seconds(record.updated_at);
     view.last_error = public_reason(record.status, record.last_error.as_deref());
     Ok(view)
+}
+
+/// The `download` query parameter: `true` (the default) signs a GET for an admitted object,
+/// `false` answers the state alone (no S3 call, no URL minted: for callers that poll).
+///
+/// # Errors
+/// `400 invalid_query` for any other value.
+fn wants_download(request: &Request) -> Result<bool, ApiError> {
+    let query = request.query_string_parameters_ref();
+    match query.and_then(|q| q.first("download")) {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ApiError::new(
+            400,
+            "invalid_query",
+            format!("download must be true or false, not {other:?}"),
+        )),
+    }
 }
 
 /// The caller, from API Gateway's authorizer context.

@@ -114,6 +114,21 @@ async fn a_stored_payload_gets_its_status_and_a_download_url() {
         response.bytes().await.expect("body").as_ref(),
         b"hello world"
     );
+
+    // A status check asks for no URL: none is minted.
+    let (status, body) = api_parts(
+        "GET /payloads/{id}",
+        &handle(&deps, get(&format!("/payloads/{id}?download=false"))).await,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "queued");
+    assert!(body["download"].is_null(), "{body}");
+    let (status, body) = api_parts(
+        "GET /payloads/{id}",
+        &handle(&deps, get(&format!("/payloads/{id}?download=maybe"))).await,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_query");
 }
 
 #[tokio::test]

@@ -132,7 +132,8 @@ pub async fn handle(deps: &Producer, event: S3Event) -> Result<Vec<Outcome>, Inv
     for record in &event.records {
         match produce(deps, record).await {
             Ok(outcome) => {
-                tracing::info!(?outcome, "record handled");
+                let payload_id = outcome.payload_id().unwrap_or("");
+                tracing::info!(payload_id, outcome = %outcome, "record handled");
                 outcomes.push(outcome);
             }
             Err(e) => {

@@ -21,7 +21,7 @@ struct Fixture {
 async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
     let aws = testkit::endpoint().await;
     let bucket = aws.bucket().await;
-    let queue = aws.queue().await;
+    let queue = aws.queue_for("work").await;
     let ledger = aws.ledger().await;
     let settings = Settings {
         bucket,
@@ -347,8 +347,9 @@ async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
     let broken = Producer::new(
         &f.aws.config_as("producer"),
         Settings {
+            // Named as the work queue, for the IAM test.
             queue_url: format!(
-                "{}/123456789012/missing-queue",
+                "{}/123456789012/missing-queue-work",
                 std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
             ),
             ..f.producer.settings.clone()

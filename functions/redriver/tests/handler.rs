@@ -37,13 +37,17 @@ impl Fixture {
 async fn fixture() -> Fixture {
     let aws = testkit::endpoint().await;
     let ledger = aws.ledger().await;
-    let mut repair = RepairSettings::new(aws.queue().await);
+    let mut repair = RepairSettings::new(aws.queue_for("dlq").await);
     repair.max_redrives = 2;
     repair.queued_stall = Duration::from_secs(3600);
     repair.pending_grace = Duration::ZERO;
     repair.visibility = Duration::from_secs(60);
     let settings = Settings {
-        deployment: Deployment::new(aws.bucket().await, ledger.table(), aws.queue().await),
+        deployment: Deployment::new(
+            aws.bucket().await,
+            ledger.table(),
+            aws.queue_for("work").await,
+        ),
         repair,
     };
     let deps = settings
@@ -794,4 +798,45 @@ async fn messages_with_ten_attributes_are_redriven_and_parked_like_any_other() {
         assert!(reason.contains(part), "{part:?} in {reason:?}");
     }
     assert_eq!(record.first_error.as_deref(), Some("processor: timeout 1"));
+}
+
+/// A redrive whose send to the work queue fails never moved the message: the payload goes
+/// back to `dead` with the cause, and the attempt does not count towards the redrive limit
+/// (else a few failed runs would park a message that never left the DLQ).
+#[tokio::test]
+async fn a_failed_send_back_does_not_count_towards_the_limit() {
+    let mut f = fixture().await; // max_redrives = 2
+    let id = payload(&f, Status::Dead, true, 0).await;
+    park(&f, &id, "processor: timeout", 0).await;
+    let mut broken = f.settings.clone();
+    // A work queue that does not exist (still named as the work queue, for the IAM test).
+    broken.deployment.queue_url = f.queue().replace("-work", "-gone-work");
+    broken.repair.visibility = Duration::from_secs(1);
+    f.deps = broken
+        .redriver(&f.aws.config_as("redriver"))
+        .expect("redriver");
+    for _ in 0..3 {
+        let stats = redrive_stats(&run(&f, Request::default()).await);
+        assert_eq!((stats.redriven, stats.failed), (0, 1), "{stats:?}");
+        let record = f.ledger.get(&id).await.expect("get").expect("item");
+        assert_eq!((record.status, record.redrives), (Status::Dead, 0));
+        assert!(
+            record
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("redrive failed")),
+            "{record:?}"
+        );
+        // The message stays in the DLQ: visible again after the redrive's visibility timeout.
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+    }
+    // Once the queue is right again, the first real redrive goes through.
+    f.deps = f
+        .settings
+        .redriver(&f.aws.config_as("redriver"))
+        .expect("redriver");
+    let stats = redrive_stats(&run(&f, Request::default()).await);
+    assert_eq!(stats.redriven, 1, "{stats:?}");
+    let record = f.ledger.get(&id).await.expect("get").expect("item");
+    assert_eq!((record.status, record.redrives), (Status::Redriven, 1));
 }
