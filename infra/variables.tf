@@ -286,6 +286,10 @@ variable "cors_allowed_origins" {
   description = "Browser origins allowed to call the API and to PUT/GET payloads with presigned URLs (exact origins such as https://app.example.com, or *); empty disables CORS."
   type        = list(string)
   default     = []
+  validation {
+    condition     = alltrue([for origin in var.cors_allowed_origins : origin == "*" || can(regex("^https?://[^/?#*\\s]+$", origin))])
+    error_message = "cors_allowed_origins must be exact origins such as https://app.example.com (scheme, host and optional port; no path), or *."
+  }
 }
 
 variable "api_authorization" {

@@ -122,7 +122,7 @@ pub async fn upload(
     };
     if sent_sha256 != sha256 || sent_size != size {
         return Err(CliError::Integrity(format!(
-            "{} changed while it was uploaded ({sent_size} bytes sent, {size} announced): payload {} will be quarantined; upload it again",
+            "{} changed while it was uploaded ({sent_size} bytes sent, {size} announced): the pipeline will refuse payload {} (quarantined, or parked for its checksum); upload the file again",
             path.display(),
             ticket.id
         )));
@@ -173,7 +173,7 @@ pub fn download_target(
     force: bool,
 ) -> Result<PathBuf, CliError> {
     let target = match output {
-        Some(path) if path.as_os_str() == "-" => return Ok(path),
+        Some(path) if path.as_os_str() == "-" || is_stream(&path) => return Ok(path),
         Some(path) if path.is_dir() => path.join(id),
         Some(path) if path.as_os_str().to_string_lossy().ends_with('/') => {
             return Err(CliError::Usage(format!(
@@ -246,9 +246,20 @@ pub async fn download(
         )));
     }
     let to_stdout = target.as_os_str() == "-";
+    // Stdout, a device or a pipe gets the bytes as they arrive (verified at the end); only a
+    // regular file is written aside and put in place once verified.
+    let streamed = to_stdout || is_stream(&target);
     let partial = partial_path(&target);
     let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = if to_stdout {
         Box::new(tokio::io::stdout())
+    } else if streamed {
+        Box::new(
+            tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .await
+                .map_err(|e| CliError::output(&target, &e))?,
+        )
     } else {
         Box::new(
             tokio::fs::OpenOptions::new()
@@ -283,12 +294,12 @@ pub async fn download(
     let sha256 = hash.base64();
     let checked = written.and_then(|()| verify(&view, size, &sha256));
     if let Err(e) = checked {
-        if !to_stdout {
+        if !streamed {
             let _ = tokio::fs::remove_file(&partial).await;
         }
         return Err(e);
     }
-    if !to_stdout {
+    if !streamed {
         put_in_place(&partial, &target, force).await?;
     }
     Ok(Downloaded {
@@ -315,6 +326,12 @@ fn verify(view: &claimcheck::api::PayloadView, size: u64, sha256: &str) -> Resul
         )));
     }
     Ok(())
+}
+
+/// Whether `path` is something to write into rather than replace: a device (`/dev/null`), a
+/// named pipe or a socket.
+fn is_stream(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// `<target>.<random>.claimcheck-partial` beside the target: each download writes its own.

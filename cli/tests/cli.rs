@@ -646,7 +646,10 @@ async fn repair_runs_that_stopped_early_exit_non_zero() {
             let stdout = String::from_utf8_lossy(&output.stdout);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert_eq!(output.status.code(), Some(5), "{args:?}: {stdout} {stderr}");
-            assert!(stderr.contains("did not finish"), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("not everything was done"),
+                "{args:?}: {stderr}"
+            );
             if json {
                 let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
                 assert_eq!(report["complete"], false, "{report}");
@@ -699,6 +702,23 @@ async fn download_targets_and_receive_framing_keep_bytes_exact() {
     );
     let entries: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
     assert_eq!(entries.len(), 1, "no partial file left behind");
+    // A named pipe (like /dev/null) is written into, never replaced by a file.
+    let pipe = s.path("pipe");
+    let c_path = std::ffi::CString::new(pipe.clone()).expect("path");
+    // SAFETY: mkfifo is given a valid NUL-terminated path; it only creates a file system node.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let reader = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::read(pipe).expect("read the pipe"))
+    };
+    let into_pipe = s.claimcheck(&["download", &id, "-o", &pipe]).await;
+    assert!(into_pipe.status.success(), "{into_pipe:?}");
+    assert_eq!(reader.join().expect("reader"), b"exact bytes");
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = std::fs::metadata(&pipe).expect("pipe").file_type();
+        assert!(kind.is_fifo(), "still a named pipe");
+    }
     let missing = s.path("missing/file.txt");
     let (code, line) = failure(&s.claimcheck(&["download", &id, "-o", &missing]).await);
     assert_eq!(code, 2);

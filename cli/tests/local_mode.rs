@@ -153,3 +153,32 @@ async fn every_command_works_against_local_mode_with_its_outputs_file_alone() {
     }
     local.start_kill().expect("stop local mode");
 }
+
+/// Flags that would do nothing, or that Terraform's validation refuses, are refused before
+/// anything is provisioned (exit 2, one line).
+#[tokio::test]
+async fn local_mode_refuses_flags_a_deployment_would_not_take() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (args, why) in [
+        (&["--message-group", "payload"][..], "FIFO stack only"),
+        (&["--upload-scope", "s"], "JWT authorization only"),
+        (&["--cors-origin", "notaurl"], "expected an origin"),
+        (
+            &["--cors-origin", "https://app.example.com/path"],
+            "expected an origin",
+        ),
+        (&["--operator-arn", "bogus"], "expected an IAM user"),
+        (&["--max-receive-count", "0"], "(see --help)"),
+        (&["--reconcile-every", "0"], "(see --help)"),
+        (
+            &["--effects-log", "/nonexistent/e.log"],
+            "not a file in an existing directory",
+        ),
+    ] {
+        let output = claimcheck(dir.path(), &[&["local"][..], args].concat(), None).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+}

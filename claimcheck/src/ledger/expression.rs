@@ -87,6 +87,9 @@ impl Update {
         if changes.release_lease {
             removes.extend(["lease_owner", "lease_expires_at"]);
         }
+        if changes.clear_last_error && changes.last_error.is_none() {
+            removes.push("last_error");
+        }
         // Leaving `pending` leaves the sparse pending index (removing an absent attribute is
         // a no-op).
         if to != Status::Pending {

@@ -105,6 +105,8 @@ pub struct Changes {
     pub count_attempt: bool,
     /// Atomically adds one to `redrives`.
     pub count_redrive: bool,
+    /// Removes `last_error` (the step succeeded; `first_error` keeps the history).
+    pub clear_last_error: bool,
     /// Atomically takes back one from `redrives` (a redrive whose send failed: the message
     /// never left the DLQ, so it does not count towards the limit).
     pub uncount_redrive: bool,

@@ -158,6 +158,24 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     if let Some(n) = max_pending_uploads {
         settings.max_pending_uploads = n;
     }
+    // Terraform's validation of operator_arns (infra/variables.tf), so local mode accepts what
+    // a deployment accepts and nothing else.
+    for arn in &operator_arns {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let valid = parts.len() == 6
+            && parts[0] == "arn"
+            && !parts[1].is_empty()
+            && matches!(parts[2], "iam" | "sts")
+            && parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && !arn.contains(',');
+        if !valid {
+            return Err(CliError::Usage(format!(
+                "--operator-arn {arn:?}: expected an IAM user, role or assumed-role ARN (arn:aws:iam::123456789012:role/name)"
+            )));
+        }
+    }
     if !operator_arns.is_empty() {
         settings.access.operator_arns = operator_arns;
     }
@@ -169,7 +187,28 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     }
     settings.stack.fifo |= fifo;
     if let Some(group) = message_group {
+        // Terraform's message_group applies to FIFO queues only: a flag that would do nothing
+        // is refused, not ignored.
+        if !settings.stack.fifo {
+            return Err(CliError::Usage(
+                "--message-group applies to a FIFO stack only (add --fifo)".into(),
+            ));
+        }
         settings.message_group = group;
+    }
+    for origin in &cors_origins {
+        let valid = origin == "*"
+            || reqwest::Url::parse(origin).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some()
+                    && url.path() == "/"
+                    && !origin.ends_with('/')
+            });
+        if !valid {
+            return Err(CliError::Usage(format!(
+                "--cors-origin {origin:?}: expected an origin such as https://app.example.com (or *)"
+            )));
+        }
     }
     if !cors_origins.is_empty() {
         settings.stack.cors_allowed_origins = cors_origins;
@@ -195,6 +234,10 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         if !read_scopes.is_empty() {
             *read = read_scopes;
         }
+    } else if !upload_scopes.is_empty() || !read_scopes.is_empty() {
+        return Err(CliError::Usage(
+            "--upload-scope and --read-scope apply to JWT authorization only".into(),
+        ));
     }
     if let Some(path) = credentials {
         let AuthSettings::AwsIam { credentials } = &mut settings.authorization else {

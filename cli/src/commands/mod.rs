@@ -120,7 +120,7 @@ pub(crate) async fn run_repair(
     // A run that did not do all it was asked is not a success, for a person or a cron job.
     match report.shortfall() {
         Some(why) => Err(CliError::Incomplete(format!(
-            "the run did not finish ({why}); run it again once the cause is fixed"
+            "not everything was done ({why}); run it again once the cause is fixed"
         ))),
         None => Ok(()),
     }

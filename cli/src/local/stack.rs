@@ -58,6 +58,16 @@ pub async fn provision(sdk: &aws_config::SdkConfig, spec: &StackSpec) -> Result<
     // A FIFO work queue needs a FIFO DLQ (SQS's rule), both named `.fifo`; pointers carry
     // their own deduplication ids.
     let suffix = if spec.fifo { ".fifo" } else { "" };
+    // The same name started before with the other FIFO setting would share its bucket and
+    // ledger with queues of the other kind: refused, as SQS refuses other queue attributes.
+    let other = format!("{}-work{}", spec.name, if spec.fifo { "" } else { ".fifo" });
+    if sqs.get_queue_url().queue_name(&other).send().await.is_ok() {
+        return Err(LocalError::Setup(format!(
+            "a stack named {} exists {} FIFO queues: start it with the same --fifo setting, or use another --name",
+            spec.name,
+            if spec.fifo { "without" } else { "with" }
+        )));
+    }
     let fifo: Vec<(QueueAttributeName, String)> = if spec.fifo {
         vec![(QueueAttributeName::FifoQueue, "true".into())]
     } else {

@@ -278,6 +278,7 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
             let done = Changes {
                 sha256,
                 release_lease: true,
+                clear_last_error: true,
                 ..Changes::default()
             };
             if let Err(e) = deps.ledger.step(&payload_id, Step::Finish, &done).await {

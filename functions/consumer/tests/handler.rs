@@ -602,8 +602,12 @@ async fn a_pointer_that_overtakes_its_admission_is_retried_not_parked() {
 async fn a_message_moved_out_of_the_dlq_behind_the_ledgers_back_is_processed() {
     let f = fixture().await;
     let id = f.queued_payload(b"moved back", None).await;
+    let parked = Changes {
+        last_error: Some("parked: upstream down".into()),
+        ..Changes::default()
+    };
     f.ledger
-        .transition(&id, &[Status::Queued], Status::Dead, &Changes::default())
+        .transition(&id, &[Status::Queued], Status::Dead, &parked)
         .await
         .expect("parked earlier");
     let (event, _) = f.event(&HashMap::new()).await;
@@ -612,6 +616,10 @@ async fn a_message_moved_out_of_the_dlq_behind_the_ledgers_back_is_processed() {
         .expect("a well-formed batch");
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(f.status(&id).await, Status::Done);
+    // Done: no error shown as current; the first cause stays as history.
+    let record = f.ledger.get(&id).await.expect("ledger").expect("item");
+    assert_eq!(record.last_error, None);
+    assert_eq!(record.first_error.as_deref(), Some("parked: upstream down"));
     assert!(f.aws.peek(&f.dlq).await.is_empty(), "not parked again");
     assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 1);
 }
