@@ -38,6 +38,30 @@ pub const PARK_REASON: &str = "claimcheck_park_reason";
 /// How many times the redriver has sent this message back from the DLQ.
 pub const REDRIVE_COUNT: &str = "claimcheck_redrive_count";
 
+/// What is wrong with a message attribute name by SQS's rules (Amazon SQS Developer Guide,
+/// "Amazon SQS message attributes"): at most 256 characters of A-Z a-z 0-9 `-` `_` `.`, not
+/// starting or ending with a period, no two periods in a row, not starting with the reserved
+/// `AWS.` or `Amazon.` (any case). `None` for a valid name.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > 256 {
+        Some("is longer than 256 characters")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        Some("may use only A-Z a-z 0-9 - _ .")
+    } else if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+        Some("may not start or end with a period, nor have two in a row")
+    } else if lower.starts_with("aws.") || lower.starts_with("amazon.") {
+        Some("uses a prefix AWS reserves (AWS. or Amazon.)")
+    } else {
+        None
+    }
+}
+
 /// Attributes by name. Ordered, so that requests and tests are deterministic.
 pub type MessageAttributes = BTreeMap<String, MessageAttribute>;
 
@@ -63,6 +87,14 @@ impl MessageAttribute {
         Self {
             data_type: "Binary".into(),
             value: AttributeValue::Binary(value.into()),
+        }
+    }
+
+    /// Whether the value is empty (SQS refuses an attribute without a value).
+    pub fn is_empty(&self) -> bool {
+        match &self.value {
+            AttributeValue::String(s) => s.is_empty(),
+            AttributeValue::Binary(b) => b.is_empty(),
         }
     }
 

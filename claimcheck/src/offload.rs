@@ -7,7 +7,7 @@
 //! allows 10 and one is reserved), a reserved attribute name from the caller, or attributes
 //! that alone exceed the threshold.
 
-use crate::message_attributes::{MessageAttributes, attributes_wire_size};
+use crate::message_attributes::{MessageAttributes, attributes_wire_size, name_problem};
 use crate::size_attribute::is_reserved;
 
 /// SQS's original message size limit, still the safe default for queues created before 2025.
@@ -34,6 +34,15 @@ pub enum SendRuleError {
     /// `SQSLargePayloadSize`); carries the name.
     #[error("message attribute name {0:?} is reserved for the extended client")]
     ReservedAttributeName(String),
+    /// A message attribute SQS would refuse: a name against its naming rules, or an empty
+    /// value (checked before anything is uploaded or sent).
+    #[error("message attribute {name:?} {problem}")]
+    InvalidAttribute {
+        /// The attribute's name.
+        name: String,
+        /// What is wrong (`may use only A-Z a-z 0-9 - _ .`, `has an empty value`, ...).
+        problem: String,
+    },
     /// The message attributes alone are over the threshold (a Java library rule).
     #[error("message attributes total {size} bytes, over the threshold of {threshold} bytes")]
     AttributesTooLarge {
@@ -113,6 +122,19 @@ impl OffloadPolicy {
         if let Some(name) = attributes.keys().find(|name| is_reserved(name)) {
             return Err(SendRuleError::ReservedAttributeName(name.clone()));
         }
+        for (name, attribute) in attributes {
+            let problem = name_problem(name).or_else(|| {
+                attribute
+                    .is_empty()
+                    .then_some("has an empty value (SQS refuses empty values)")
+            });
+            if let Some(problem) = problem {
+                return Err(SendRuleError::InvalidAttribute {
+                    name: name.clone(),
+                    problem: problem.to_owned(),
+                });
+            }
+        }
         if attributes.len() > MAX_USER_ATTRIBUTES {
             return Err(SendRuleError::TooManyAttributes {
                 count: attributes.len(),
@@ -145,6 +167,32 @@ mod tests {
 
     fn trace() -> MessageAttributes {
         MessageAttributes::from([("trace".to_owned(), MessageAttribute::string("abc"))])
+    }
+
+    /// Names and values SQS refuses are refused before anything is sent.
+    #[test]
+    fn attributes_sqs_would_refuse_are_send_rule_errors() {
+        let policy = OffloadPolicy::default();
+        for (name, value, problem) in [
+            ("a b", "c", "may use only"),
+            ("AWS.trace", "x", "reserves"),
+            ("amazon.x", "x", "reserves"),
+            (".x", "1", "period"),
+            ("a..b", "1", "period"),
+            ("empty", "", "empty value"),
+        ] {
+            let attributes =
+                MessageAttributes::from([(name.to_owned(), MessageAttribute::string(value))]);
+            let refused = policy.check_attributes(&attributes).expect_err(name);
+            assert!(
+                matches!(&refused, SendRuleError::InvalidAttribute { name: n, problem: p } if n == name && p.contains(problem)),
+                "{name}: {refused}"
+            );
+        }
+        let long = "n".repeat(257);
+        let attributes = MessageAttributes::from([(long, MessageAttribute::string("v"))]);
+        assert!(policy.check_attributes(&attributes).is_err());
+        assert!(policy.check_attributes(&trace()).is_ok());
     }
 
     #[test]

@@ -20,8 +20,15 @@ fn key() -> impl Strategy<Value = String> {
     })
 }
 
+/// Attributes SQS takes (its naming rules: no leading, trailing or doubled period, not the
+/// reserved AWS./Amazon. prefixes; values not empty); the send rules refuse any other.
 fn attributes() -> impl Strategy<Value = MessageAttributes> {
-    proptest::collection::btree_map("[A-Za-z0-9_.-]{1,20}", "\\PC{0,40}", 0..9).prop_map(|m| {
+    let name =
+        "[A-Za-z0-9_-]{1,10}(\\.[A-Za-z0-9_-]{1,9})?".prop_filter("not a reserved prefix", |n| {
+            let n = n.to_ascii_lowercase();
+            !n.starts_with("aws.") && !n.starts_with("amazon.")
+        });
+    proptest::collection::btree_map(name, "\\PC{1,40}", 0..9).prop_map(|m| {
         m.into_iter()
             .map(|(name, value)| (name, MessageAttribute::string(value)))
             .collect()

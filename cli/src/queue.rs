@@ -29,48 +29,13 @@ pub struct ReceivedSummary {
     pub deleted: bool,
 }
 
-/// Parses `name=value` attribute flags into String attributes, checked by SQS's rules before
-/// anything is sent.
+/// Parses `name=value` attribute flags into String attributes. (SQS's rules for names and
+/// values are the library's send rules: a broken one is refused as a usage error, exit 2.)
 pub fn attributes(pairs: &[String]) -> Result<MessageAttributes, CliError> {
-    let pairs = crate::config::name_value_pairs(pairs, "attribute")?;
-    for (name, value) in &pairs {
-        if let Some(problem) = attribute_name_problem(name) {
-            return Err(CliError::Usage(format!(
-                "attribute name {name:?} {problem}"
-            )));
-        }
-        if value.is_empty() {
-            return Err(CliError::Usage(format!(
-                "attribute {name:?} has an empty value (SQS refuses empty values)"
-            )));
-        }
-    }
-    Ok(pairs
+    Ok(crate::config::name_value_pairs(pairs, "attribute")?
         .into_iter()
         .map(|(name, value)| (name, MessageAttribute::string(value)))
         .collect())
-}
-
-/// What is wrong with a message attribute name by SQS's rules (Amazon SQS Developer Guide,
-/// "Amazon SQS message attributes"): at most 256 characters of A-Z a-z 0-9 `-` `_` `.`, not
-/// starting or ending with a period, no two periods in a row, not starting with the reserved
-/// `AWS.` or `Amazon.` (any case).
-fn attribute_name_problem(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    if name.len() > 256 {
-        Some("is longer than 256 characters")
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        Some("may use only A-Z a-z 0-9 - _ .")
-    } else if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-        Some("may not start or end with a period, nor have two in a row")
-    } else if lower.starts_with("aws.") || lower.starts_with("amazon.") {
-        Some("uses a prefix AWS reserves (AWS. or Amazon.)")
-    } else {
-        None
-    }
 }
 
 /// Sends a file's (or stdin's) content as one message. Small text bodies go inline when the
