@@ -25,7 +25,7 @@ QEMU_PACKAGES := 'qemu-user=1:7.2+dfsg-7+deb12u*' 'libc6-arm64-cross=2.36-*'
 TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy library-check unit-and-integration api-contract package-check qemu-arm64 infra-check package plan deploy bench demo local venv clean
+.PHONY: test fmt-check clippy library-check unit-and-integration api-contract browser-check package-check qemu-arm64 infra-check package plan deploy bench demo local venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -44,7 +44,7 @@ $(PACKAGE_VENV)/.installed: tests/package/requirements.txt
 ## Everything: formatting, lints, unit, property, integration and interop tests against a
 ## local AWS endpoint that is started and stopped here, then the packaged functions started
 ## the way Lambda starts them.
-test: venv fmt-check clippy library-check unit-and-integration api-contract package-check infra-check
+test: venv fmt-check clippy library-check unit-and-integration api-contract browser-check package-check infra-check
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -78,6 +78,16 @@ api-contract: venv
 	$(WITH_ENDPOINT) tests/api/fuzz.sh "$(TARGET_DIR)/debug/claimcheck"
 	$(WITH_ENDPOINT) tests/api/readme_examples.sh "$(TARGET_DIR)/debug/claimcheck" AWS_IAM
 	$(WITH_ENDPOINT) tests/api/readme_examples.sh "$(TARGET_DIR)/debug/claimcheck" JWT
+
+## The upload page (web/) in headless Chromium (Debian's, driven by the pinned playwright-core)
+## against local mode: a 20 MiB multipart upload and small ones downloaded back byte for byte,
+## errors shown in their rows, the page served from another origin. Installs chromium and
+## playwright-core when missing (tests/browser/install.sh); the screenshot is left in
+## $(TARGET_DIR)/browser-test.
+browser-check: venv
+	tests/browser/install.sh
+	node tests/browser/unit.mjs
+	$(WITH_ENDPOINT) node tests/browser/upload_page.mjs "$(TARGET_DIR)/debug/claimcheck" "$(TARGET_DIR)/browser-test"
 
 ## Each function packaged by cargo-lambda for arm64, as Terraform deploys it (unoptimised
 ## profile `lambda-check`, for build time), unpacked, started under qemu-aarch64 with Lambda's
@@ -132,9 +142,10 @@ demo: venv
 ## `claimcheck local` over it, in the foreground until Ctrl-C. Its outputs file carries the API,
 ## bucket, queues, table, region, and the local endpoint with its credentials, so from another
 ## shell `claimcheck --outputs local-outputs.json <command>` works for every command.
+LOCAL_FLAGS ?=
 local: venv
 	cargo build --locked -p claimcheck-cli
-	$(WITH_ENDPOINT) "$(TARGET_DIR)/debug/claimcheck" local --write-outputs "$(CURDIR)/local-outputs.json"
+	$(WITH_ENDPOINT) "$(TARGET_DIR)/debug/claimcheck" local --write-outputs "$(CURDIR)/local-outputs.json" $(LOCAL_FLAGS)
 
 ## Benchmarks: printed figures, never assertions.
 ## Each runs with its own package selected (their feature sets differ), built before the
@@ -142,6 +153,7 @@ local: venv
 bench: venv $(PACKAGE_VENV)/.installed
 	cargo build --release --locked --example stream_payload --example client_cpu --example transfer_floor --example presign_rate -p claimcheck
 	cargo build --release --locked --example consumer_rss -p consumer
+	cargo build --release --locked -p claimcheck-cli
 	$(MAKE) package ARCH=x86-64
 	@echo "== 1. function init vs Python, and 5. zip sizes"
 	$(PYTHON) tests/package/run_zips.py bench "$(TARGET_DIR)/lambda"
@@ -157,6 +169,8 @@ bench: venv $(PACKAGE_VENV)/.installed
 	taskset -c 0 $(PYTHON) tests/bench/presign_rate.py
 	@echo "== 6. whole-process crashes: 500 payloads, local mode killed (SIGKILL) and restarted"
 	CLAIMCHECK_CRASH_PAYLOADS=500 $(WITH_ENDPOINT) cargo test --locked -p claimcheck-cli --test crash -- --nocapture
+	@echo "== 7. any size: a 6 GiB payload through the API (multipart) by the claimcheck command, then the consumer"
+	$(WITH_ENDPOINT) $(PYTHON) tests/bench/large_upload.py "$(TARGET_DIR)/release/claimcheck"
 
 clean:
 	cargo clean

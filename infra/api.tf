@@ -1,4 +1,5 @@
-# The two routes. Authorization (var.api_authorization) defaults to AWS_IAM: only callers
+# The routes: POST /uploads and the multipart upload routes under /uploads/{id} (presign-upload),
+# GET /payloads/{id} (presign-download). Authorization (var.api_authorization) defaults to AWS_IAM: only callers
 # signing with credentials allowed execute-api:Invoke can mint upload URLs into the bucket or
 # read payload URLs. JWT suits browsers and partners (an OIDC issuer); NONE makes both routes
 # public: anyone with the URL can upload into the bucket (up to max_upload_bytes per URL).
@@ -12,7 +13,7 @@ resource "aws_apigatewayv2_api" "http" {
     for_each = length(var.cors_allowed_origins) > 0 ? [1] : []
     content {
       allow_origins = var.cors_allowed_origins
-      allow_methods = ["GET", "POST"]
+      allow_methods = ["GET", "POST", "DELETE"]
       allow_headers = local.defaults.api_cors_allowed_headers
       max_age       = 3600
     }
@@ -39,12 +40,20 @@ resource "aws_apigatewayv2_authorizer" "jwt" {
 
 locals {
   routes = {
-    "POST /uploads"      = "presign-upload"
-    "GET /payloads/{id}" = "presign-download"
+    "POST /uploads"               = "presign-upload"
+    "GET /uploads/{id}/parts"     = "presign-upload"
+    "POST /uploads/{id}/complete" = "presign-upload"
+    "DELETE /uploads/{id}"        = "presign-upload"
+    "GET /payloads/{id}"          = "presign-download"
   }
+  # Going on with an upload needs what starting one needs.
+  upload_route_scopes = length(var.upload_scopes) > 0 ? var.upload_scopes : null
   route_scopes = {
-    "POST /uploads"      = length(var.upload_scopes) > 0 ? var.upload_scopes : null
-    "GET /payloads/{id}" = length(var.read_scopes) > 0 ? var.read_scopes : null
+    "POST /uploads"               = local.upload_route_scopes
+    "GET /uploads/{id}/parts"     = local.upload_route_scopes
+    "POST /uploads/{id}/complete" = local.upload_route_scopes
+    "DELETE /uploads/{id}"        = local.upload_route_scopes
+    "GET /payloads/{id}"          = length(var.read_scopes) > 0 ? var.read_scopes : null
   }
 }
 

@@ -63,15 +63,24 @@ data "aws_iam_policy_document" "presign_upload" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.function["presign-upload"].arn}:*"]
   }
-  # The presigned PUT it signs is authorized with this role's permission.
+  # The presigned PUT and UploadPart it signs are authorized with this role's permission, as
+  # are CreateMultipartUpload and CompleteMultipartUpload.
   statement {
     sid       = "SignUploads"
     actions   = ["s3:PutObject"]
     resources = [local.uploads_arn]
   }
+  # Multipart uploads: what S3 holds (for a resumed upload and the checks before completing),
+  # and aborting one.
+  statement {
+    sid       = "MultipartUploads"
+    actions   = ["s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"]
+    resources = [local.uploads_arn]
+  }
+  # Recording a payload; reading and updating it as its multipart upload goes on.
   statement {
     sid       = "Ledger"
-    actions   = ["dynamodb:PutItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.ledger.arn]
   }
   # Counting the caller's unused upload URLs (the sparse pending index only).
@@ -230,6 +239,12 @@ data "aws_iam_policy_document" "redriver" {
     sid       = "ReadPayloads"
     actions   = ["s3:GetObject"]
     resources = [local.uploads_arn, local.messages_arn]
+  }
+  # Reconcile aborts a multipart upload whose window is over.
+  statement {
+    sid       = "AbortExpiredUploads"
+    actions   = ["s3:AbortMultipartUpload"]
+    resources = [local.uploads_arn]
   }
   statement {
     sid       = "Ledger"

@@ -22,14 +22,17 @@ locals {
 
   environment = {
     presign-upload = {
-      CLAIMCHECK_BUCKET                = aws_s3_bucket.payloads.bucket
-      CLAIMCHECK_TABLE                 = aws_dynamodb_table.ledger.name
-      CLAIMCHECK_UPLOADS_PREFIX        = var.uploads_prefix
-      CLAIMCHECK_MAX_UPLOAD_BYTES      = tostring(var.max_upload_bytes)
-      CLAIMCHECK_ALLOWED_CONTENT_TYPES = var.allowed_content_types
-      CLAIMCHECK_UPLOAD_URL_SECONDS    = tostring(var.upload_url_seconds)
-      CLAIMCHECK_REQUIRE_SHA256        = tostring(var.require_sha256)
-      CLAIMCHECK_MAX_PENDING_UPLOADS   = tostring(var.max_pending_uploads)
+      CLAIMCHECK_BUCKET                    = aws_s3_bucket.payloads.bucket
+      CLAIMCHECK_TABLE                     = aws_dynamodb_table.ledger.name
+      CLAIMCHECK_UPLOADS_PREFIX            = var.uploads_prefix
+      CLAIMCHECK_MAX_UPLOAD_BYTES          = tostring(var.max_upload_bytes)
+      CLAIMCHECK_ALLOWED_CONTENT_TYPES     = var.allowed_content_types
+      CLAIMCHECK_UPLOAD_URL_SECONDS        = tostring(var.upload_url_seconds)
+      CLAIMCHECK_REQUIRE_SHA256            = tostring(var.require_sha256)
+      CLAIMCHECK_MAX_PENDING_UPLOADS       = tostring(var.max_pending_uploads)
+      CLAIMCHECK_MULTIPART_THRESHOLD_BYTES = tostring(var.multipart_threshold_bytes)
+      CLAIMCHECK_PART_SIZE_BYTES           = tostring(var.part_size_bytes)
+      CLAIMCHECK_MULTIPART_UPLOAD_SECONDS  = tostring(var.multipart_upload_seconds)
     }
     presign-download = {
       CLAIMCHECK_BUCKET               = aws_s3_bucket.payloads.bucket
@@ -55,6 +58,7 @@ locals {
       CLAIMCHECK_MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
       CLAIMCHECK_LEASE_SECONDS     = tostring(local.lease_seconds)
       CLAIMCHECK_DELETE_AFTER_DONE = tostring(var.delete_after_done)
+      CLAIMCHECK_MAX_PAYLOAD_BYTES = tostring(var.consumer_max_payload_bytes)
     }
     redriver = {
       CLAIMCHECK_BUCKET               = aws_s3_bucket.payloads.bucket

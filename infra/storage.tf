@@ -111,8 +111,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "payloads" {
     id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"
     filter {}
+    # A backstop: reconcile aborts a multipart upload once multipart_upload_seconds are over;
+    # S3 aborts what is left a day after that.
     abort_incomplete_multipart_upload {
-      days_after_initiation = 1
+      days_after_initiation = ceil(var.multipart_upload_seconds / 86400) + 1
     }
   }
 

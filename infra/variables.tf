@@ -140,12 +140,42 @@ variable "download_url_seconds" {
 }
 
 variable "max_upload_bytes" {
-  description = "Largest upload presign-upload signs (a single PUT: at most 5 GiB)."
+  description = "Largest payload presign-upload accepts, in bytes: up to S3's 5 TiB object limit (above multipart_threshold_bytes a payload is uploaded in parts)."
   type        = number
   default     = 5368709120
   validation {
-    condition     = var.max_upload_bytes >= 1 && var.max_upload_bytes <= 5368709120 && floor(var.max_upload_bytes) == var.max_upload_bytes
-    error_message = "max_upload_bytes must be from 1 to 5368709120 (a single PUT is at most 5 GiB)."
+    condition     = var.max_upload_bytes >= 1 && var.max_upload_bytes <= 5497558138880 && floor(var.max_upload_bytes) == var.max_upload_bytes
+    error_message = "max_upload_bytes must be a whole number from 1 to 5497558138880 (S3's 5 TiB object limit)."
+  }
+}
+
+variable "multipart_threshold_bytes" {
+  description = "Payloads above this size (and streams of unknown length) are uploaded through the API as multipart uploads of parallel, resumable parts; at most this size, as one presigned PUT."
+  type        = number
+  default     = 67108864
+  validation {
+    condition     = var.multipart_threshold_bytes >= 5242880 && var.multipart_threshold_bytes <= 5368709120 && floor(var.multipart_threshold_bytes) == var.multipart_threshold_bytes
+    error_message = "multipart_threshold_bytes must be a whole number from 5242880 to 5368709120 (S3's part limits, 5 MiB to 5 GiB)."
+  }
+}
+
+variable "part_size_bytes" {
+  description = "Part size of multipart uploads, raised per upload (to a whole MiB) for payloads that would need more than S3's 10 000 parts."
+  type        = number
+  default     = 16777216
+  validation {
+    condition     = var.part_size_bytes >= 5242880 && var.part_size_bytes <= 5368709120 && floor(var.part_size_bytes) == var.part_size_bytes
+    error_message = "part_size_bytes must be a whole number from 5242880 to 5368709120 (S3's part limits, 5 MiB to 5 GiB)."
+  }
+}
+
+variable "multipart_upload_seconds" {
+  description = "How long a multipart upload may take from POST /uploads to completion before reconcile aborts it; the bucket's abort-incomplete rule follows a day later as a backstop."
+  type        = number
+  default     = 86400
+  validation {
+    condition     = var.multipart_upload_seconds >= 3600 && var.multipart_upload_seconds <= 604800 && floor(var.multipart_upload_seconds) == var.multipart_upload_seconds
+    error_message = "multipart_upload_seconds must be a whole number from 3600 to 604800 (1 hour to 7 days; presign-upload refuses others)."
   }
 }
 
@@ -219,6 +249,16 @@ variable "delete_after_done" {
   description = "Delete a payload object once processed (default: the lifecycle rule expires it, and downloads keep working)."
   type        = bool
   default     = false
+}
+
+variable "consumer_max_payload_bytes" {
+  description = "The largest payload the consumer can stream within consumer_timeout_seconds at its memory (its measured rate times its timeout; see the README's limits). A larger payload is parked on its first attempt with that reason instead of timing out on every receive. 0: no limit."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.consumer_max_payload_bytes >= 0 && var.consumer_max_payload_bytes <= 5497558138880 && floor(var.consumer_max_payload_bytes) == var.consumer_max_payload_bytes
+    error_message = "consumer_max_payload_bytes must be a whole number from 0 (no limit) to 5497558138880."
+  }
 }
 
 variable "memory_mb" {

@@ -1,5 +1,5 @@
 """The local AWS endpoint for tests and local mode: moto's server (what `moto_server` runs),
-with one correction.
+with two corrections.
 
 DynamoDB applies a conditional write atomically: of two concurrent writes to one item whose
 condition only one can satisfy, exactly one succeeds. moto's server is threaded and its
@@ -8,6 +8,10 @@ condition. That would make the tests of racing writers (duplicate S3 events, com
 consumers) test moto's race instead of our code, so DynamoDB requests are served one at a
 time here, as DynamoDB's per-item serialization guarantees. S3 and SQS stay concurrent (SQS
 long polls must not block other requests).
+
+S3's ListParts answers `<ListPartsResult>` (the S3 API Reference's response syntax); moto
+5.2.5 names the root `<ListPartsResponse>`, which the AWS SDKs that check the root element
+(the Rust SDK does) refuse as unparseable. The root is renamed here, nothing else.
 
 With `CLAIMCHECK_CALL_LOG` naming a file, every request is also logged there, one JSON line
 per IAM action it needs (one, except CopyObject/UploadPartCopy, which also read their source,
@@ -302,12 +306,34 @@ class CallLog:
             self.file.flush()
 
 
+def correct_list_parts():
+    """Renames moto's ListParts root element to S3's `ListPartsResult` (see the docstring)."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.list_parts
+
+    def list_parts(self):
+        status, headers, body = original(self)
+        if isinstance(body, bytes):
+            body = body.decode("utf-8")
+        body = body.replace("<ListPartsResponse", "<ListPartsResult", 1).replace(
+            "</ListPartsResponse>", "</ListPartsResult>", 1
+        )
+        for name in list(headers):
+            if name.lower() == "content-length":
+                headers[name] = str(len(body.encode("utf-8")))
+        return status, headers, body
+
+    S3Response.list_parts = list_parts
+
+
 def main():
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import run_simple
 
     host, port = sys.argv[1], int(sys.argv[2])
+    correct_list_parts()
     app = DomainDispatcherApplication(create_backend_app)
     dynamodb = threading.Lock()
 

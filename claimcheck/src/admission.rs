@@ -439,6 +439,7 @@ impl Admission {
             url_expires_at: self.ledger.now(),
             owner: None,
             quota_key: None,
+            multipart: None,
         };
         if self.ledger.create_pending(&payload).await? == Created::Created {
             tracing::info!(
@@ -537,6 +538,7 @@ mod tests {
             message_id: None,
             created_at: 0,
             updated_at: 0,
+            multipart: None,
         }
     }
 

@@ -148,3 +148,29 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
     serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))
 }
+
+/// A payload id exactly as the server generates it: a lower-case hyphenated UUID (anything
+/// else, `../`, encoded slashes, another form of the same UUID, overlong input, is refused, so
+/// only ids the ledger can hold reach it).
+///
+/// # Errors
+/// `400 invalid_id`.
+pub fn payload_id(raw: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_id",
+            "the payload id must be a UUID as returned by POST /uploads",
+        )
+    };
+    if raw.len() != 36 {
+        return Err(invalid());
+    }
+    let id = uuid::Uuid::try_parse(raw)
+        .map_err(|_| invalid())?
+        .hyphenated()
+        .to_string();
+    if id != raw {
+        return Err(invalid());
+    }
+    Ok(id)
+}

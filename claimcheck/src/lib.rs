@@ -7,6 +7,7 @@
 //! - [`size_attribute`]: the reserved attribute that marks a body as a pointer;
 //! - [`offload`]: when a body goes to S3, and which sends are refused;
 //! - [`receipt_handle`]: handles with the pointer embedded, and their restoration;
+//! - [`multipart`]: multipart uploads through the API: part plans and completion checks;
 //! - [`object_key`]: generated keys under a validated prefix;
 //! - [`payload_store`]: payload bytes in S3, streamed both ways, and presigned requests;
 //! - [`extended_client`]: send, receive, delete and visibility over SQS, plus Lambda records;
@@ -42,6 +43,7 @@ pub mod ledger;
 #[cfg(feature = "provision")]
 pub mod local_endpoint;
 pub mod message_attributes;
+pub mod multipart;
 pub mod object_key;
 pub mod offload;
 pub mod payload_store;

@@ -116,6 +116,21 @@ impl Principal {
     }
 }
 
+/// Whether `principal` is the owner of a payload recorded with `owner`: the same owner, or,
+/// for a payload uploaded without authorization (no owner), an anonymous caller. Only the
+/// owner may go on with an upload (ask for part URLs, complete, abort); operators may read,
+/// not upload.
+pub fn is_owner(principal: &Principal, owner: Option<&str>) -> bool {
+    if !principal.is_identified() {
+        return false;
+    }
+    match (owner, principal.owner()) {
+        (Some(owner), Some(caller)) => owner == caller,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// Who may read payloads besides their owner: operators, named by IAM ARN or JWT scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessPolicy {
@@ -133,17 +148,7 @@ impl AccessPolicy {
     /// or anyone for a payload uploaded without authorization (no owner) when the caller is
     /// anonymous too. A payload with an owner is never readable anonymously.
     pub fn may_read(&self, principal: &Principal, owner: Option<&str>) -> bool {
-        if self.is_operator(principal) {
-            return true;
-        }
-        if !principal.is_identified() {
-            return false;
-        }
-        match (owner, principal.owner()) {
-            (Some(owner), Some(caller)) => owner == caller,
-            (None, None) => true,
-            _ => false,
-        }
+        self.is_operator(principal) || is_owner(principal, owner)
     }
 
     /// Whether `principal` is one of the operators.

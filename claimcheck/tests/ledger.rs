@@ -20,6 +20,7 @@ fn payload(id: &str) -> NewPayload {
         url_expires_at: 1_000,
         owner: None,
         quota_key: None,
+        multipart: None,
     }
 }
 

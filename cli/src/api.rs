@@ -1,8 +1,10 @@
-//! The two routes of the HTTP API, as a client, with the library's request and response types
+//! The routes of the HTTP API, as a client, with the library's request and response types
 //! (`claimcheck::api`), each request authenticated as the deployment asks
 //! ([`crate::api_auth`]).
 
-use claimcheck::api::{PayloadView, UploadRequest, UploadTicket};
+use claimcheck::api::{
+    CompleteRequest, PartsView, PayloadView, UploadRequest, UploadState, UploadTicket,
+};
 
 use crate::CliError;
 use crate::api_auth::ApiAuth;
@@ -51,25 +53,69 @@ impl Api {
         parse(response).await
     }
 
+    /// `GET /uploads/{id}/parts?from=N`: what S3 holds of a multipart upload, and part URLs
+    /// from part `from` on.
+    pub async fn parts(&self, id: &str, from: u32) -> Result<PartsView, CliError> {
+        let mut url = self.url(&format!("/uploads/{}/parts", path_id(id)?));
+        url.set_query(Some(&format!("from={from}")));
+        let response = self.send(self.http.get(url)).await?;
+        not_found_as(parse(response).await, id)
+    }
+
+    /// `POST /uploads/{id}/complete`.
+    pub async fn complete(
+        &self,
+        id: &str,
+        request: &CompleteRequest,
+    ) -> Result<UploadState, CliError> {
+        let body = serde_json::to_vec(request).map_err(|e| CliError::Usage(e.to_string()))?;
+        let url = self.url(&format!("/uploads/{}/complete", path_id(id)?));
+        let response = self
+            .send(
+                self.http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await?;
+        not_found_as(parse(response).await, id)
+    }
+
+    /// `DELETE /uploads/{id}`: aborts a multipart upload.
+    pub async fn abort(&self, id: &str) -> Result<UploadState, CliError> {
+        let url = self.url(&format!("/uploads/{}", path_id(id)?));
+        let response = self.send(self.http.delete(url)).await?;
+        not_found_as(parse(response).await, id)
+    }
+
     /// `GET /payloads/{id}`; with `download` false the API signs no download URL (for status
     /// checks, which never use one).
     pub async fn payload(&self, id: &str, download: bool) -> Result<PayloadView, CliError> {
-        if id.is_empty() || id.contains('/') {
-            return Err(CliError::Usage(format!("{id:?} is not a payload id")));
-        }
-        let mut url = self.url(&format!("/payloads/{id}"));
+        let mut url = self.url(&format!("/payloads/{}", path_id(id)?));
         if !download {
             url.set_query(Some("download=false"));
         }
         let response = self.send(self.http.get(url)).await?;
-        match parse(response).await {
-            // Only the handler's own 404 means "no such payload"; API Gateway's (a wrong base
-            // URL or stage) is a refused request.
-            Err(CliError::Refused {
-                status: 404, code, ..
-            }) if code == "not_found" => Err(CliError::NotFound(format!("no payload {id}"))),
-            other => other,
-        }
+        not_found_as(parse(response).await, id)
+    }
+}
+
+/// `id` as one path segment.
+fn path_id(id: &str) -> Result<&str, CliError> {
+    if id.is_empty() || id.contains('/') {
+        return Err(CliError::Usage(format!("{id:?} is not a payload id")));
+    }
+    Ok(id)
+}
+
+/// Only the handler's own 404 means "no such payload"; API Gateway's (a wrong base URL or
+/// stage) is a refused request.
+fn not_found_as<T>(answer: Result<T, CliError>, id: &str) -> Result<T, CliError> {
+    match answer {
+        Err(CliError::Refused {
+            status: 404, code, ..
+        }) if code == "not_found" => Err(CliError::NotFound(format!("no payload {id}"))),
+        other => other,
     }
 }
 

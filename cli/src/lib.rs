@@ -10,6 +10,7 @@ pub mod error;
 pub mod local;
 pub mod operations;
 pub mod output;
+pub mod parts;
 pub mod progress;
 pub mod queue;
 pub mod transfer;

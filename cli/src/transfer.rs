@@ -11,7 +11,9 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::CliError;
-use claimcheck::api::UploadRequest;
+use crate::parts::{Source, Upload};
+use claimcheck::api::{UploadRequest, UploadTicket};
+use claimcheck::multipart::PartPlan;
 
 use crate::api::Api;
 use crate::progress;
@@ -35,15 +37,34 @@ pub struct Downloaded {
     pub path: String,
 }
 
-/// Uploads a file: its SHA-256 first (S3 then refuses any other bytes), then a presigned PUT.
+/// What `upload` sends besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct UploadOptions {
+    /// The media type; default from the file name's extension.
+    pub content_type: Option<String>,
+    /// Kept in the ledger.
+    pub metadata: BTreeMap<String, String>,
+    /// Finish the multipart upload of this payload id instead of starting one.
+    pub resume: Option<String>,
+    /// Parts in flight at once (multipart uploads).
+    pub parallel: usize,
+}
+
+/// Uploads a file (`-`: standard input, of unknown length). A file's SHA-256 comes first (S3
+/// then refuses other bytes of a single PUT; the consumer verifies a multipart upload's), then
+/// the API's answer decides: one presigned PUT, or a multipart upload of parallel parts
+/// ([`crate::parts`]). With `options.resume`, the multipart upload of that payload is finished
+/// from the parts S3 holds. Progress goes to a bar of `progress`.
 pub async fn upload(
     api: &Api,
     http: &reqwest::Client,
     path: &Path,
-    content_type: Option<String>,
-    metadata: BTreeMap<String, String>,
-    quiet: bool,
+    options: &UploadOptions,
+    progress: &progress::Bars,
 ) -> Result<Uploaded, CliError> {
+    if path.as_os_str() == "-" {
+        return upload_stdin(api, http, options, progress).await;
+    }
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| CliError::input(path, &e))?;
@@ -63,24 +84,226 @@ pub async fn upload(
         // or asking for a URL.
         return Err(CliError::Input {
             path: path.display().to_string(),
-            reason: "the file is empty; a payload is 1 byte to 5 GiB".into(),
+            reason: "the file is empty; a payload is at least 1 byte".into(),
         });
     }
-    let sha256 = hash_file(file, path, size, quiet).await?;
+    let name = path.display().to_string();
+    let sha256 = hash_file(file, path, progress.add(size, &name, "hashing")).await?;
+    if let Some(id) = &options.resume {
+        return resume(api, http, path, id, size, sha256, options, progress).await;
+    }
+    let content_type = options
+        .content_type
+        .clone()
+        .unwrap_or_else(|| guess_content_type(path).to_owned());
     let ticket = api
         .request_upload(
-            &UploadRequest::new(
-                content_type.unwrap_or_else(|| guess_content_type(path).to_owned()),
-                size,
-            )
-            .with_sha256(sha256.clone())
-            .with_metadata(metadata),
+            &UploadRequest::new(content_type, size)
+                .with_sha256(sha256.clone())
+                .with_metadata(options.metadata.clone()),
         )
         .await?;
+    if let Some(multipart) = ticket.multipart {
+        let plan = PartPlan {
+            part_size: multipart.part_size,
+            length: Some(size),
+        };
+        if !progress.quiet {
+            eprintln!(
+                "{name}: payload {} in {} parts of {} bytes; if interrupted, finish it with: claimcheck upload {name} --resume {}",
+                ticket.id,
+                plan.part_count().unwrap_or(0),
+                plan.part_size,
+                ticket.id
+            );
+        }
+        let bar = progress.add(size, &name, "uploading");
+        let parts = Upload::new(
+            api,
+            http,
+            ticket.id.clone(),
+            plan,
+            multipart.parts,
+            bar.clone(),
+        );
+        let state = parts
+            .run(
+                Source::File(path.to_owned()),
+                BTreeMap::new(),
+                Some(sha256.clone()),
+                options.parallel,
+            )
+            .await;
+        bar.finish_and_clear();
+        let state = state.map_err(|e| resumable(e, &name, &ticket.id))?;
+        return Ok(Uploaded {
+            id: state.id,
+            size: state.size,
+            sha256,
+        });
+    }
+    let Some(url) = ticket.url.clone() else {
+        return Err(CliError::Remote(
+            "the API answered neither a URL nor a multipart upload".into(),
+        ));
+    };
+    put_single(http, path, &ticket, &url, size, sha256, progress).await
+}
+
+/// A failed multipart upload's error, with how to finish it.
+fn resumable(error: CliError, name: &str, id: &str) -> CliError {
+    match error {
+        CliError::Remote(reason) => CliError::Remote(format!(
+            "{reason}; the parts sent so far are kept: finish with claimcheck upload {name} --resume {id}"
+        )),
+        other => other,
+    }
+}
+
+/// Finishes the multipart upload of payload `id` from `path`, whose size and SHA-256 must be
+/// the announced ones; parts S3 holds that match the file are not sent again.
+#[allow(clippy::too_many_arguments)]
+async fn resume(
+    api: &Api,
+    http: &reqwest::Client,
+    path: &Path,
+    id: &str,
+    size: u64,
+    sha256: String,
+    options: &UploadOptions,
+    progress: &progress::Bars,
+) -> Result<Uploaded, CliError> {
+    let view = api.payload(id, false).await?;
+    let announced = view.sha256.as_deref().is_none_or(|s| s == sha256);
+    if view.size != size || !announced {
+        return Err(CliError::Usage(format!(
+            "{} is not the file payload {id} was announced with ({} bytes{})",
+            path.display(),
+            view.size,
+            view.sha256
+                .as_deref()
+                .map(|s| format!(", SHA-256 {s}"))
+                .unwrap_or_default()
+        )));
+    }
+    let parts = api.parts(id, 1).await?;
+    let plan = PartPlan {
+        part_size: parts.part_size,
+        length: Some(size),
+    };
+    if parts.part_count.is_none() {
+        return Err(CliError::Usage(format!(
+            "payload {id} is a stream of unknown length; only a file's upload can be resumed"
+        )));
+    }
+    let done = crate::parts::reusable_parts(path, &plan, &parts.uploaded).await?;
+    let name = path.display().to_string();
+    if !progress.quiet {
+        eprintln!(
+            "{name}: resuming payload {id}: {} of {} parts are in S3 already",
+            done.len(),
+            plan.part_count().unwrap_or(0)
+        );
+    }
+    let bar = progress.add(size, &name, "uploading");
+    let upload = Upload::new(api, http, id.to_owned(), plan, parts.parts, bar.clone());
+    let state = upload
+        .run(
+            Source::File(path.to_owned()),
+            done,
+            Some(sha256.clone()),
+            options.parallel,
+        )
+        .await;
+    bar.finish_and_clear();
+    let state = state.map_err(|e| resumable(e, &name, id))?;
+    Ok(Uploaded {
+        id: state.id,
+        size: state.size,
+        sha256,
+    })
+}
+
+/// Uploads standard input, of unknown length, as a multipart upload; its SHA-256 is computed
+/// on the way and given at completion.
+async fn upload_stdin(
+    api: &Api,
+    http: &reqwest::Client,
+    options: &UploadOptions,
+    progress: &progress::Bars,
+) -> Result<Uploaded, CliError> {
+    if options.resume.is_some() {
+        return Err(CliError::Usage(
+            "--resume needs the file again: standard input cannot be read twice".into(),
+        ));
+    }
+    let content_type = options
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let ticket = api
+        .request_upload(
+            &UploadRequest::of_unknown_length(content_type).with_metadata(options.metadata.clone()),
+        )
+        .await?;
+    let Some(multipart) = ticket.multipart else {
+        return Err(CliError::Remote(
+            "the API did not answer a multipart upload for a body of unknown length".into(),
+        ));
+    };
+    let plan = PartPlan {
+        part_size: multipart.part_size,
+        length: None,
+    };
+    let bar = progress.add(0, "-", "uploading");
+    let upload = Upload::new(
+        api,
+        http,
+        ticket.id.clone(),
+        plan,
+        multipart.parts,
+        bar.clone(),
+    );
+    let state = upload
+        .run(
+            Source::Stream(Box::new(tokio::io::stdin())),
+            BTreeMap::new(),
+            None,
+            options.parallel,
+        )
+        .await;
+    bar.finish_and_clear();
+    let state = match state {
+        Ok(state) => state,
+        Err(e) => {
+            // Standard input cannot be read again: nothing can resume this upload.
+            if let Err(abort) = api.abort(&ticket.id).await {
+                tracing::debug!(error = %abort, "could not abort the upload");
+            }
+            return Err(e);
+        }
+    };
+    Ok(Uploaded {
+        id: state.id,
+        size: state.size,
+        sha256: state.sha256.unwrap_or_default(),
+    })
+}
+
+/// One presigned PUT of the whole file, its bytes hashed again on the way.
+async fn put_single(
+    http: &reqwest::Client,
+    path: &Path,
+    ticket: &UploadTicket,
+    url: &str,
+    size: u64,
+    sha256: String,
+    progress: &progress::Bars,
+) -> Result<Uploaded, CliError> {
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| CliError::input(path, &e))?;
-    let bar = progress::bar(size, "uploading", quiet);
+    let bar = progress.add(size, &path.display().to_string(), "uploading");
     let counter = bar.clone();
     // What is sent is hashed again: a file changed between hashing and sending is caught here
     // (S3 refuses it too, by the signed checksum; the local endpoint does not check).
@@ -98,7 +321,7 @@ pub async fn upload(
     let method = reqwest::Method::from_bytes(ticket.method.as_bytes())
         .map_err(|_| CliError::Remote(format!("the API asked for method {:?}", ticket.method)))?;
     let mut request = http
-        .request(method, &ticket.url)
+        .request(method, url)
         .body(reqwest::Body::wrap_stream(body));
     for (name, value) in &ticket.headers {
         request = request.header(name, value);
@@ -128,7 +351,7 @@ pub async fn upload(
         )));
     }
     Ok(Uploaded {
-        id: ticket.id,
+        id: ticket.id.clone(),
         size,
         sha256,
     })
@@ -137,10 +360,8 @@ pub async fn upload(
 async fn hash_file(
     mut file: tokio::fs::File,
     path: &Path,
-    size: u64,
-    quiet: bool,
+    bar: indicatif::ProgressBar,
 ) -> Result<String, CliError> {
-    let bar = progress::bar(size, "hashing", quiet);
     let mut hash = Sha256::new();
     let mut buffer = vec![0; CHUNK];
     loop {
@@ -232,19 +453,6 @@ pub async fn download(
             view.status
         )));
     };
-    let response = http
-        .get(&link.url)
-        .send()
-        .await
-        .map_err(|e| CliError::transfer("the download failed", e))?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        return Err(CliError::Remote(format!(
-            "S3 refused the download ({status}{})",
-            s3_code(&text).map(|c| format!(" {c}")).unwrap_or_default()
-        )));
-    }
     let to_stdout = target.as_os_str() == "-";
     // Stdout, a device or a pipe gets the bytes as they arrive (verified at the end); only a
     // regular file is written aside and put in place once verified.
@@ -271,24 +479,23 @@ pub async fn download(
         )
     };
     let bar = progress::bar(view.size, "downloading", quiet);
-    let mut hash = Sha256::new();
-    let mut size = 0u64;
-    let mut chunks = response.bytes_stream();
-    let written: Result<(), CliError> = async {
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| CliError::transfer("the download failed", e))?;
-            hash.update(&chunk);
-            size += chunk.len() as u64;
-            sink.write_all(&chunk)
-                .await
-                .map_err(|e| CliError::output(&target, &e))?;
-            bar.inc(chunk.len() as u64);
-        }
-        sink.flush()
-            .await
-            .map_err(|e| CliError::output(&target, &e))
-    }
+    let mut received = Received {
+        hash: Sha256::new(),
+        size: 0,
+        etag: None,
+    };
+    let written = receive(
+        api,
+        http,
+        id,
+        &link.url,
+        &mut received,
+        &mut sink,
+        &target,
+        &bar,
+    )
     .await;
+    let (hash, size) = (received.hash, received.size);
     bar.finish_and_clear();
     drop(sink);
     let sha256 = hash.base64();
@@ -308,6 +515,140 @@ pub async fn download(
         sha256,
         path: target.display().to_string(),
     })
+}
+
+/// What a download has received so far: its hash, its size, and the object's ETag (so a
+/// resumed range comes from the same object).
+struct Received {
+    hash: Sha256,
+    size: u64,
+    etag: Option<String>,
+}
+
+/// How many times a download goes on after a failure (each time from the byte it had reached).
+const DOWNLOAD_ATTEMPTS: usize = 5;
+
+/// Receives the object at `url` into `sink`, going on after a dropped connection or a
+/// throttled answer with a ranged GET from the byte it reached (`Range: bytes=N-`, with
+/// `If-Match` on the first answer's ETag, so the rest comes from the same object), and asking
+/// the API for a fresh URL when S3 refuses one that expired. Waits between attempts follow
+/// `backon`'s exponential backoff with jitter.
+#[allow(clippy::too_many_arguments)]
+async fn receive(
+    api: &Api,
+    http: &reqwest::Client,
+    id: &str,
+    url: &str,
+    received: &mut Received,
+    sink: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    target: &Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), CliError> {
+    use backon::BackoffBuilder;
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(200))
+        .with_max_delay(std::time::Duration::from_secs(10))
+        .with_max_times(DOWNLOAD_ATTEMPTS)
+        .with_jitter()
+        .build();
+    let mut url = url.to_owned();
+    loop {
+        let failure = match receive_once(http, &url, received, sink, target, bar).await {
+            Ok(()) => return Ok(()),
+            Err(Attempt::Fatal(e)) => return Err(e),
+            Err(Attempt::Expired) => {
+                match api.payload(id, true).await?.download {
+                    Some(link) => url = link.url,
+                    None => {
+                        return Err(CliError::NotFound(format!(
+                            "payload {id} is no longer there to download"
+                        )));
+                    }
+                }
+                CliError::Remote("the download URL expired".into())
+            }
+            Err(Attempt::Again(e)) => e,
+        };
+        match delays.next() {
+            Some(wait) => {
+                tracing::debug!(?wait, error = %failure, "download interrupted; resuming");
+                tokio::time::sleep(wait).await;
+            }
+            None => return Err(failure),
+        }
+    }
+}
+
+/// Why one download attempt stopped.
+enum Attempt {
+    /// Worth going on from where it stopped.
+    Again(CliError),
+    /// S3 refused the URL (it expired): ask the API for another.
+    Expired,
+    /// Not worth another attempt.
+    Fatal(CliError),
+}
+
+/// One GET (ranged from the bytes already received), streamed into `sink`.
+async fn receive_once(
+    http: &reqwest::Client,
+    url: &str,
+    received: &mut Received,
+    sink: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    target: &Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), Attempt> {
+    let mut request = http.get(url);
+    if received.size > 0 {
+        request = request.header(reqwest::header::RANGE, format!("bytes={}-", received.size));
+        if let Some(etag) = &received.etag {
+            request = request.header(reqwest::header::IF_MATCH, etag);
+        }
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Attempt::Again(CliError::transfer("the download failed", e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        let code = s3_code(&text).map(|c| format!(" {c}")).unwrap_or_default();
+        let error = CliError::Remote(format!("S3 refused the download ({status}{code})"));
+        return Err(match status.as_u16() {
+            403 => Attempt::Expired,
+            412 => Attempt::Fatal(CliError::Integrity(
+                "the payload's object changed during the download".into(),
+            )),
+            429 | 500..=599 => Attempt::Again(error),
+            _ => Attempt::Fatal(error),
+        });
+    }
+    if received.size > 0 && status != reqwest::StatusCode::PARTIAL_CONTENT {
+        return Err(Attempt::Fatal(CliError::Remote(
+            "S3 answered the whole object to a ranged GET".into(),
+        )));
+    }
+    if received.etag.is_none() {
+        received.etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk =
+            chunk.map_err(|e| Attempt::Again(CliError::transfer("the download failed", e)))?;
+        received.hash.update(&chunk);
+        received.size += chunk.len() as u64;
+        sink.write_all(&chunk)
+            .await
+            .map_err(|e| Attempt::Fatal(CliError::output(target, &e)))?;
+        bar.inc(chunk.len() as u64);
+    }
+    sink.flush()
+        .await
+        .map_err(|e| Attempt::Fatal(CliError::output(target, &e)))
 }
 
 fn verify(view: &claimcheck::api::PayloadView, size: u64, sha256: &str) -> Result<(), CliError> {
@@ -365,7 +706,7 @@ async fn put_in_place(partial: &Path, target: &Path, force: bool) -> Result<(), 
 }
 
 /// The error code of an S3 XML error body (`<Error><Code>BadDigest</Code>...</Error>`).
-fn s3_code(body: &str) -> Option<String> {
+pub(crate) fn s3_code(body: &str) -> Option<String> {
     let document = roxmltree::Document::parse(body).ok()?;
     let error = document.root_element();
     if !error.has_tag_name("Error") {
@@ -398,6 +739,89 @@ pub fn guess_content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection dropped part-way through a download goes on with a ranged GET from the
+    /// byte it reached, on the same object (`If-Match`), and the bytes come out whole.
+    #[cfg(feature = "local")]
+    #[tokio::test]
+    async fn a_dropped_download_resumes_with_a_ranged_get() {
+        use axum::http::{HeaderMap, StatusCode};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let served = std::sync::Arc::new((body.clone(), AtomicUsize::new(0)));
+        let state = served.clone();
+        let app = axum::Router::new().route(
+            "/object",
+            axum::routing::get(move |headers: HeaderMap| {
+                let state = state.clone();
+                async move {
+                    let (body, requests) = (&state.0, &state.1);
+                    let first = requests.fetch_add(1, Ordering::SeqCst) == 0;
+                    let mut response = axum::response::Response::builder().header("etag", "\"e1\"");
+                    if first {
+                        // Announce it all, send a third, then fail the connection.
+                        let third = bytes::Bytes::copy_from_slice(&body[..body.len() / 3]);
+                        // The error comes a moment later, once the third has gone out.
+                        let chunks = futures::stream::iter(vec![Ok(third)]).chain(
+                            futures::stream::once(async {
+                                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                                Err(std::io::Error::other("connection reset"))
+                            }),
+                        );
+                        response = response.header("content-length", body.len());
+                        return response
+                            .body(axum::body::Body::from_stream(chunks))
+                            .expect("response");
+                    }
+                    let from: usize = headers["range"]
+                        .to_str()
+                        .ok()
+                        .and_then(|r| r.strip_prefix("bytes="))
+                        .and_then(|r| r.strip_suffix('-'))
+                        .and_then(|n| n.parse().ok())
+                        .expect("a ranged GET");
+                    assert_eq!(headers["if-match"], "\"e1\"");
+                    response
+                        .status(StatusCode::PARTIAL_CONTENT)
+                        .body(axum::body::Body::from(body[from..].to_vec()))
+                        .expect("response")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let api = Api::new(
+            http.clone(),
+            reqwest::Url::parse("http://127.0.0.1:9/").expect("url"),
+            crate::api_auth::ApiAuth::None,
+        );
+        let mut received = Received {
+            hash: Sha256::new(),
+            size: 0,
+            etag: None,
+        };
+        let mut sink: Vec<u8> = Vec::new();
+        let bar = indicatif::ProgressBar::hidden();
+        receive(
+            &api,
+            &http,
+            "id",
+            &format!("http://{address}/object"),
+            &mut received,
+            &mut sink,
+            Path::new("out"),
+            &bar,
+        )
+        .await
+        .expect("resumed");
+        assert_eq!(sink, body);
+        assert_eq!(received.size, body.len() as u64);
+        assert_eq!(served.1.load(Ordering::SeqCst), 2, "one drop, one resume");
+    }
 
     #[test]
     fn s3_error_codes_and_content_types() {

@@ -454,8 +454,8 @@ async fn aws_iam_authorization_is_enforced_as_api_gateway_enforces_it() {
     );
 
     // CORS: the bucket has Terraform's rule for the same origins (browsers PUT and GET with
-    // presigned URLs), and the API answers preflights before authorization, for allowed
-    // origins only.
+    // presigned URLs) — and local mode's own origin, whose upload page sends parts to S3 —,
+    // and the API answers preflights before authorization, for allowed origins only.
     let rules = api
         .aws
         .s3
@@ -466,7 +466,7 @@ async fn aws_iam_authorization_is_enforced_as_api_gateway_enforces_it() {
         .expect("the bucket has a CORS rule");
     assert_eq!(
         rules.cors_rules()[0].allowed_origins(),
-        ["https://app.example.com"]
+        ["https://app.example.com", api.running.api_url.as_str()]
     );
     let preflight = |origin: &str, headers: &str| {
         api.http

@@ -28,7 +28,13 @@ async fn stack() -> Stack {
     let ledger = aws.ledger().await;
     let table = ledger.table().to_owned();
     let prefix = KeyPrefix::new("uploads/").expect("prefix");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_url = format!("http://{}", listener.local_addr().expect("address"));
     let handlers = ApiHandlers {
+        api_url: api_url.clone(),
+        page_subject: "local-user".into(),
         upload: presign_upload::PresignUpload::new(
             &aws.config_as("presign-upload"),
             presign_upload::Settings {
@@ -36,6 +42,10 @@ async fn stack() -> Stack {
                 table: table.clone(),
                 uploads_prefix: prefix.clone(),
                 max_size: 1 << 30,
+                // S3's smallest parts: multipart uploads of a few parts stay small.
+                multipart_threshold: presign_upload::multipart::MIN_PART_SIZE,
+                part_size: presign_upload::multipart::MIN_PART_SIZE,
+                multipart_window: Duration::from_secs(3600),
                 allowed_content_types: vec![],
                 url_lifetime: Duration::from_secs(900),
                 require_sha256: true,
@@ -59,10 +69,6 @@ async fn stack() -> Stack {
         }),
         cors: Default::default(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let api_url = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(serve(listener, Arc::new(handlers)));
     let queue = aws.queue().await;
     let dlq = aws.queue().await;
@@ -265,7 +271,7 @@ async fn bad_input_gives_one_clear_line_and_a_nonzero_exit() {
     );
     assert_eq!(code, 2);
     assert!(
-        line.contains("the file is empty; a payload is 1 byte to 5 GiB"),
+        line.contains("the file is empty; a payload is at least 1 byte"),
         "{line}"
     );
 
@@ -520,6 +526,7 @@ async fn operators_list_failures_and_redrive_from_the_shell() {
             url_expires_at: ledger.now() + 60_000,
             owner: None,
             quota_key: None,
+            multipart: None,
         })
         .await
         .expect("create");

@@ -104,7 +104,9 @@ async fn upload(api: &Api, http: &reqwest::Client, body: String) -> String {
             }
         }
     };
-    let mut put = http.put(&ticket.url).body(body);
+    let mut put = http
+        .put(ticket.url.as_deref().expect("a single PUT"))
+        .body(body);
     for (name, value) in &ticket.headers {
         put = put.header(name, value);
     }

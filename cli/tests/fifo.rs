@@ -55,7 +55,9 @@ async fn a_fifo_deployment_parks_one_group_and_processes_the_others() {
             .with_sha256(testkit::sha256_base64(body.as_bytes()))
             .with_metadata([("group".to_owned(), group.to_owned())].into());
         let ticket = api.request_upload(&request).await.expect("upload URL");
-        let mut put = http.put(&ticket.url).body(body);
+        let mut put = http
+            .put(ticket.url.as_deref().expect("a single PUT"))
+            .body(body);
         for (name, value) in &ticket.headers {
             put = put.header(name, value);
         }

@@ -227,6 +227,7 @@ impl World {
                 url_expires_at: self.ledger.now() + 60_000,
                 owner: None,
                 quota_key: None,
+                multipart: None,
             })
             .await
             .expect("announce");

@@ -317,9 +317,11 @@ class Comparison(unittest.TestCase):
         declared = {"uploads_prefix": "uploads/", "messages_prefix": "messages/"}
         self.assertEqual(granted_prefixes("consumer", declared=declared),
                          {"s3:GetObject": {"uploads/", "messages/"}, "s3:DeleteObject": {"uploads/"}})
-        self.assertEqual(granted_prefixes("presign-upload", declared=declared), {"s3:PutObject": {"uploads/"}})
+        self.assertEqual(granted_prefixes("presign-upload", declared=declared),
+                         {"s3:PutObject": {"uploads/"}, "s3:ListMultipartUploadParts": {"uploads/"},
+                          "s3:AbortMultipartUpload": {"uploads/"}})
         self.assertEqual(granted_prefixes("redriver", declared=declared),
-                         {"s3:GetObject": {"uploads/", "messages/"}})
+                         {"s3:GetObject": {"uploads/", "messages/"}, "s3:AbortMultipartUpload": {"uploads/"}})
 
     def test_matching_sets_pass(self):
         self.assertEqual(differences("producer", {"sqs:SendMessage"}, {"sqs:SendMessage"}), [])
@@ -349,7 +351,9 @@ class Comparison(unittest.TestCase):
         self.assertIn("recorded after all", problems[0])
 
     def test_granted_leaves_out_what_lambda_and_kms_use(self):
-        self.assertEqual(granted("presign-upload"), {"s3:PutObject", "dynamodb:PutItem", "dynamodb:Query"})
+        self.assertEqual(granted("presign-upload"), {
+            "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
+            "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"})
         self.assertEqual(granted("presign-download"), {"s3:GetObject", "dynamodb:GetItem"})
         self.assertEqual(granted("producer"), {"s3:GetObject", "sqs:SendMessage", "dynamodb:GetItem",
                                                "dynamodb:UpdateItem", "dynamodb:PutItem"})
@@ -358,7 +362,8 @@ class Comparison(unittest.TestCase):
         self.assertEqual(granted("redriver"), {
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
             "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
-            "sqs:SendMessage", "s3:GetObject", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"})
+            "sqs:SendMessage", "s3:GetObject", "s3:AbortMultipartUpload", "dynamodb:Query",
+            "dynamodb:GetItem", "dynamodb:UpdateItem"})
 
     def test_every_excused_statement_exists_and_every_not_recordable_action_is_granted(self):
         sids = {s.sid for f in FUNCTIONS for s in function_statements(f)}

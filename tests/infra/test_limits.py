@@ -47,7 +47,10 @@ U32_MAX = 2**32 - 1
 LIMITS = {
     "upload_url_seconds": ("presign-upload", (1, ("presign-upload", "MAX_URL_LIFETIME"))),
     "download_url_seconds": ("presign-download", (1, ("presign-download", "MAX_URL_LIFETIME"))),
-    "max_upload_bytes": ("presign-upload", (1, ("presign-upload", "MAX_SINGLE_PUT"))),
+    "max_upload_bytes": ("presign-upload", (1, ("presign-upload", "MAX_UPLOAD_LIMIT"))),
+    "multipart_threshold_bytes": ("presign-upload", (("presign-upload", "MIN_PART_BYTES"), ("presign-upload", "MAX_PART_BYTES"))),
+    "part_size_bytes": ("presign-upload", (("presign-upload", "MIN_PART_BYTES"), ("presign-upload", "MAX_PART_BYTES"))),
+    "multipart_upload_seconds": ("presign-upload", (("presign-upload", "MIN_MULTIPART_WINDOW"), ("presign-upload", "MAX_MULTIPART_WINDOW"))),
     "queued_stall_seconds": ("redriver", (1, ("redriver", "MAX_QUEUED_STALL"))),
     "max_redrives": ("redriver", (0, U32_MAX)),
     "max_pending_uploads": ("presign-upload", (1, ("presign-upload", "MAX_PENDING_LIMIT"))),
@@ -57,6 +60,7 @@ LIMITS = {
 class ValidationsEqualTheCodesLimits(unittest.TestCase):
     def test_each_limit_is_the_same_number_on_both_sides(self):
         for variable, (function, (low, high)) in LIMITS.items():
+            low = code_constant(*low) if isinstance(low, tuple) else low
             high = code_constant(*high) if isinstance(high, tuple) else high
             tf_low, tf_high, whole = terraform_range(variable)
             self.assertEqual((tf_low, tf_high), (low, high),

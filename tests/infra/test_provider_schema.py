@@ -117,8 +117,8 @@ class CheckerCatchesMistakes(unittest.TestCase):
                                 "block expiry is not in the schema")
 
     def test_unknown_argument_in_a_nested_block(self):
-        findings = self.findings_after("storage.tf", "      days_after_initiation = 1",
-                                       "      days_after_initiated = 1")
+        findings = self.findings_after("storage.tf", "      days_after_initiation = ceil(",
+                                       "      days_after_initiated = ceil(")
         self.assert_one_finding(findings, "rule abort_incomplete_multipart_upload",
                                 "days_after_initiated is not in the schema")
 

@@ -16,7 +16,8 @@ ENVIRONMENT = {
     "presign-upload": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
                        "CLAIMCHECK_MAX_UPLOAD_BYTES", "CLAIMCHECK_ALLOWED_CONTENT_TYPES",
                        "CLAIMCHECK_UPLOAD_URL_SECONDS", "CLAIMCHECK_REQUIRE_SHA256",
-                       "CLAIMCHECK_MAX_PENDING_UPLOADS"},
+                       "CLAIMCHECK_MAX_PENDING_UPLOADS", "CLAIMCHECK_MULTIPART_THRESHOLD_BYTES",
+                       "CLAIMCHECK_PART_SIZE_BYTES", "CLAIMCHECK_MULTIPART_UPLOAD_SECONDS"},
     "presign-download": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
                          "CLAIMCHECK_DOWNLOAD_URL_SECONDS", "CLAIMCHECK_OPERATOR_ARNS",
                          "CLAIMCHECK_OPERATOR_SCOPE"},
@@ -25,7 +26,7 @@ ENVIRONMENT = {
                  "CLAIMCHECK_SIZE_ATTRIBUTE", "CLAIMCHECK_MESSAGE_GROUP"},
     "consumer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_DLQ_URL",
                  "CLAIMCHECK_MAX_RECEIVE_COUNT", "CLAIMCHECK_LEASE_SECONDS",
-                 "CLAIMCHECK_DELETE_AFTER_DONE"},
+                 "CLAIMCHECK_DELETE_AFTER_DONE", "CLAIMCHECK_MAX_PAYLOAD_BYTES"},
     "redriver": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
                  "CLAIMCHECK_DLQ_URL", "CLAIMCHECK_MAX_REDRIVES",
                  "CLAIMCHECK_QUEUED_STALL_SECONDS", "CLAIMCHECK_MESSAGE_GROUP"},
@@ -78,6 +79,8 @@ class SettingsMatchLocalRuns(unittest.TestCase):
             # test_variable_defaults_equal_defaults_json
             "api_cors_allowed_headers", "bucket_cors_allowed_headers",  # test_api_authorization_and_cors
             "fifo", "message_group",  # test_variable_defaults_equal_defaults_json
+            "multipart_threshold_bytes", "part_size_bytes", "multipart_upload_seconds",
+            "consumer_max_payload_bytes",  # test_variable_defaults_equal_defaults_json
         }
         self.assertEqual(set(defaults()), checked)
 
@@ -90,7 +93,8 @@ class SettingsMatchLocalRuns(unittest.TestCase):
                      "maximum_batching_window_seconds", "reconcile_schedule",
                      "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
                      "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
-                     "fifo", "message_group"]:
+                     "fifo", "message_group", "multipart_threshold_bytes", "part_size_bytes",
+                     "multipart_upload_seconds", "consumer_max_payload_bytes"]:
             self.assertIn(name, declared, f"variable {name} is missing")
             self.assertEqual(declared[name], local[name], f"variable {name}'s default")
 
@@ -125,7 +129,7 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         self.assertEqual(content["allow_origins"], "${var.cors_allowed_origins}")
         self.assertEqual(content["allow_headers"], "${local.defaults.api_cors_allowed_headers}")
         self.assertEqual(locals_()["defaults"], '${jsondecode(file("${path.module}/defaults.json"))}')
-        self.assertEqual(content["allow_methods"], ["GET", "POST"])
+        self.assertEqual(content["allow_methods"], ["GET", "POST", "DELETE"])
         bucket_rule = blocks(resources("aws_s3_bucket_cors_configuration")["payloads"], "cors_rule")[0]
         self.assertEqual(bucket_rule["allowed_headers"], "${local.defaults.bucket_cors_allowed_headers}")
         self.assertLessEqual({"content-type", "content-length", "if-none-match", "x-amz-checksum-sha256"},
@@ -136,7 +140,10 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         route = resources("aws_apigatewayv2_route")["route"]
         self.assertIn("local.route_scopes", route["authorization_scopes"])
         scopes = locals_()["route_scopes"]
-        self.assertIn("var.upload_scopes", scopes["POST /uploads"])
+        for route_key in ["POST /uploads", "GET /uploads/{id}/parts", "POST /uploads/{id}/complete",
+                          "DELETE /uploads/{id}"]:
+            self.assertEqual(scopes[route_key], "${local.upload_route_scopes}", route_key)
+        self.assertIn("var.upload_scopes", locals_()["upload_route_scopes"])
         self.assertIn("var.read_scopes", scopes["GET /payloads/{id}"])
         environment = {f: {k: evaluate_or_text(v) for k, v in env_of(f).items()} for f in FUNCTIONS}
         self.assertEqual(environment["presign-upload"]["CLAIMCHECK_REQUIRE_SHA256"], "true")
@@ -167,8 +174,13 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         self.assertEqual(environment["consumer"]["CLAIMCHECK_MAX_RECEIVE_COUNT"], str(local["max_receive_count"]))
         self.assertEqual(environment["consumer"]["CLAIMCHECK_LEASE_SECONDS"], str(local["lease_seconds"]))
         self.assertEqual(environment["consumer"]["CLAIMCHECK_DELETE_AFTER_DONE"], "false")
+        self.assertEqual(environment["consumer"]["CLAIMCHECK_MAX_PAYLOAD_BYTES"], "0", "no limit by default")
         self.assertEqual(environment["presign-upload"]["CLAIMCHECK_UPLOAD_URL_SECONDS"], str(local["upload_url_seconds"]))
         self.assertEqual(environment["presign-upload"]["CLAIMCHECK_MAX_UPLOAD_BYTES"], str(local["max_upload_bytes"]))
+        for variable, name in [("multipart_threshold_bytes", "CLAIMCHECK_MULTIPART_THRESHOLD_BYTES"),
+                               ("part_size_bytes", "CLAIMCHECK_PART_SIZE_BYTES"),
+                               ("multipart_upload_seconds", "CLAIMCHECK_MULTIPART_UPLOAD_SECONDS")]:
+            self.assertEqual(environment["presign-upload"][name], str(local[variable]))
         self.assertEqual(environment["presign-upload"]["CLAIMCHECK_ALLOWED_CONTENT_TYPES"], "")
         self.assertEqual(environment["presign-download"]["CLAIMCHECK_DOWNLOAD_URL_SECONDS"], str(local["download_url_seconds"]))
         self.assertEqual(environment["redriver"]["CLAIMCHECK_MAX_REDRIVES"], str(local["max_redrives"]))
@@ -227,8 +239,10 @@ class Resources(unittest.TestCase):
         versioning = resources("aws_s3_bucket_versioning")["payloads"]
         self.assertEqual(evaluate(blocks(versioning, "versioning_configuration")[0]["status"]), "Disabled")
         rules = {r["id"]: r for r in blocks(resources("aws_s3_bucket_lifecycle_configuration")["payloads"], "rule")}
-        self.assertEqual(blocks(rules["abort-incomplete-multipart-uploads"], "abort_incomplete_multipart_upload")[0]
-                         ["days_after_initiation"], 1)
+        # A day after reconcile's own abort at the end of multipart_upload_seconds (24 h by default).
+        abort_days = blocks(rules["abort-incomplete-multipart-uploads"], "abort_incomplete_multipart_upload")[0]
+        self.assertEqual(abort_days["days_after_initiation"], "${ceil(var.multipart_upload_seconds / 86400) + 1}")
+        self.assertEqual(defaults()["multipart_upload_seconds"], 86400)
         self.assertEqual({r["status"] for r in rules.values()}, {"Enabled"})
         # What the extended client marks instead of deleting (PayloadStore::expire_later) expires,
         # wherever it is, no sooner than the payloads themselves.
@@ -357,7 +371,13 @@ class Resources(unittest.TestCase):
     def test_api_routes_authorization_and_stage(self):
         api = resources("aws_apigatewayv2_api")["http"]
         self.assertEqual(api["protocol_type"], "HTTP")
-        self.assertEqual(locals_()["routes"], {"POST /uploads": "presign-upload", "GET /payloads/{id}": "presign-download"})
+        self.assertEqual(locals_()["routes"], {
+            "POST /uploads": "presign-upload",
+            "GET /uploads/{id}/parts": "presign-upload",
+            "POST /uploads/{id}/complete": "presign-upload",
+            "DELETE /uploads/{id}": "presign-upload",
+            "GET /payloads/{id}": "presign-download",
+        })
         integration = resources("aws_apigatewayv2_integration")["route"]
         self.assertEqual((integration["integration_type"], integration["payload_format_version"]), ("AWS_PROXY", "2.0"))
         self.assertEqual(integration["integration_uri"], "${aws_lambda_function.function[each.value].invoke_arn}")

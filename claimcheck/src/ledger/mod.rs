@@ -25,7 +25,7 @@ mod record;
 mod table;
 
 pub use crate::status::{Status, Step};
-pub use record::{Changes, NewPayload, PayloadRecord};
+pub use record::{Changes, MultipartUpload, NewPayload, PayloadRecord};
 
 use crate::sdk_error::SdkFailure;
 use expression::{Update, n, placeholders, s};
@@ -57,6 +57,13 @@ pub enum Transition {
     /// Another writer got there first, or the payload is not in an allowed state: the item as
     /// it is (`None` when the ledger has no such payload).
     Rejected(Option<Box<PayloadRecord>>),
+}
+
+impl Transition {
+    /// Whether the change was made.
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Self::Applied(_))
+    }
 }
 
 /// Whether a payload was newly recorded.

@@ -57,6 +57,32 @@ pub struct PayloadRecord {
     /// When the item last changed: the status index's sort key, and what
     /// [`super::Ledger::update_if_unchanged`] compares.
     pub updated_at: i64,
+    /// The S3 multipart upload the payload arrives by, when it is uploaded in parts through
+    /// the API.
+    pub multipart: Option<MultipartUpload>,
+}
+
+/// A payload's S3 multipart upload ([`crate::multipart`]): kept while it is uploaded, so only
+/// its owner's requests reach it and reconcile can abort it once it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    /// S3's upload id.
+    pub upload_id: String,
+    /// Bytes in every part but the last.
+    pub part_size: u64,
+    /// How many parts, when the length was declared; `None` for a stream of unknown length.
+    pub part_count: Option<u32>,
+}
+
+impl MultipartUpload {
+    /// The upload's part plan; `size` is the payload's declared size (ignored when the length
+    /// was not declared).
+    pub fn plan(&self, size: u64) -> crate::multipart::PartPlan {
+        crate::multipart::PartPlan {
+            part_size: self.part_size,
+            length: self.part_count.map(|_| size),
+        }
+    }
 }
 
 /// A payload announced by presign-upload.
@@ -82,6 +108,8 @@ pub struct NewPayload {
     /// [`super::Ledger::count_pending`]): the owner, or an anonymous caller's source; `None`
     /// counts against nobody.
     pub quota_key: Option<String>,
+    /// The multipart upload it arrives by, when uploaded in parts.
+    pub multipart: Option<MultipartUpload>,
 }
 
 /// Fields a transition sets besides the status.
@@ -157,6 +185,12 @@ pub(super) struct LedgerItem {
     pub created_at: i64,
     #[serde(default)]
     pub updated_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_count: Option<u32>,
     /// The TTL attribute ([`super::TTL_ATTRIBUTE`]), epoch seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
@@ -188,6 +222,9 @@ impl LedgerItem {
             message_id: None,
             created_at: now,
             updated_at: now,
+            upload_id: payload.multipart.as_ref().map(|m| m.upload_id.clone()),
+            part_size: payload.multipart.as_ref().map(|m| m.part_size),
+            part_count: payload.multipart.as_ref().and_then(|m| m.part_count),
             expires_at: Some(expires_at),
         }
     }
@@ -235,6 +272,14 @@ pub(super) fn decode(item: Item) -> Result<PayloadRecord, LedgerError> {
         message_id: stored.message_id,
         created_at: stored.created_at,
         updated_at: stored.updated_at,
+        multipart: match (stored.upload_id, stored.part_size) {
+            (Some(upload_id), Some(part_size)) => Some(MultipartUpload {
+                upload_id,
+                part_size,
+                part_count: stored.part_count,
+            }),
+            _ => None,
+        },
         id: stored.id,
     })
 }
@@ -259,6 +304,11 @@ mod tests {
             url_expires_at: 9_000,
             owner: None,
             quota_key: None,
+            multipart: Some(MultipartUpload {
+                upload_id: "u1".into(),
+                part_size: 5 << 20,
+                part_count: None,
+            }),
         };
         let item = LedgerItem::pending(&payload, 1_000, 2)
             .to_item()
@@ -272,6 +322,7 @@ mod tests {
             (Status::Pending, 5, 1_000)
         );
         assert_eq!(record.metadata["team"], "data");
+        assert_eq!(record.multipart, payload.multipart);
 
         let mut unknown = item.clone();
         unknown.insert("status".into(), s("lost"));

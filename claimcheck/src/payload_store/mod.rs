@@ -16,6 +16,7 @@ use crate::pointer::PayloadPointer;
 use crate::sdk_error::SdkFailure;
 
 mod get;
+mod multipart;
 mod presign;
 mod put;
 
@@ -89,6 +90,10 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// An object has the key already: S3 refused a conditional write (`If-None-Match: *`,
+    /// HTTP 412 `PreconditionFailed`).
+    #[error("payload object {0} exists already")]
+    AlreadyExists(PayloadPointer),
     /// The source needs more than S3's limit of 10 000 parts of the configured part size.
     #[error("payload is larger than {MAX_PARTS} parts of {part_size} bytes")]
     TooLarge {

@@ -142,11 +142,11 @@ impl PayloadStore {
     }
 }
 
-fn presigning_config(expires_in: Duration) -> Result<PresigningConfig, StoreError> {
+pub(super) fn presigning_config(expires_in: Duration) -> Result<PresigningConfig, StoreError> {
     PresigningConfig::expires_in(expires_in).map_err(|e| StoreError::Presign(e.to_string()))
 }
 
-fn presigned_request(
+pub(super) fn presigned_request(
     presigned: &aws_sdk_s3::presigning::PresignedRequest,
     config: &PresigningConfig,
 ) -> PresignedRequest {

@@ -4,7 +4,7 @@
 //! | stalled when                                         | repair                               |
 //! |------------------------------------------------------|--------------------------------------|
 //! | `pending`, URL expired (+ grace), object exists      | queued as the producer would         |
-//! | `pending`, URL expired (+ grace), no object          | `expired`                            |
+//! | `pending`, URL expired (+ grace), no object          | `expired`, a multipart upload aborted |
 //! | `processing`, lease expired (the consumer crashed)   | `failed`: claimable again            |
 //! | `queued` longer than the stall threshold             | its pointer is sent again            |
 //!
@@ -216,8 +216,22 @@ async fn repair(
             _ => Ok(None),
         },
         Stall::NeverUploaded => {
+            // A multipart upload past its window is aborted first, so its parts stop costing
+            // storage now rather than when the bucket's abort-incomplete rule runs.
+            if let Some(upload) = &record.multipart {
+                deps.store
+                    .abort_multipart_upload(&record.object, &upload.upload_id)
+                    .await?;
+            }
             let changes = Changes {
-                last_error: Some("the upload URL expired and no object was uploaded".into()),
+                last_error: Some(
+                    if record.multipart.is_some() {
+                        "the multipart upload was not completed in time; it was aborted"
+                    } else {
+                        "the upload URL expired and no object was uploaded"
+                    }
+                    .into(),
+                ),
                 ..Changes::default()
             };
             deps.ledger

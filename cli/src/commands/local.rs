@@ -84,6 +84,17 @@ pub struct Args {
     /// `message_group`).
     #[arg(long, value_name = "payload|metadata:KEY")]
     pub message_group: Option<claimcheck::admission::MessageGroup>,
+    /// The largest payload the API accepts (Terraform's `max_upload_bytes`; up to S3's 5 TiB).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=presign_upload::MAX_UPLOAD_LIMIT))]
+    pub max_upload_bytes: Option<u64>,
+    /// Bodies above this many bytes are uploaded in parts (Terraform's
+    /// `multipart_threshold_bytes`; 5 MiB to 5 GiB).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(presign_upload::multipart::MIN_PART_SIZE..=presign_upload::multipart::MAX_PART_SIZE))]
+    pub multipart_threshold: Option<u64>,
+    /// The part size of multipart uploads, raised for bodies over 10 000 parts (Terraform's
+    /// `part_size_bytes`; 5 MiB to 5 GiB).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(presign_upload::multipart::MIN_PART_SIZE..=presign_upload::multipart::MAX_PART_SIZE))]
+    pub part_size: Option<u64>,
     /// A browser origin the API allows (CORS); repeatable.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
@@ -113,6 +124,9 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         allow_missing_sha256,
         fifo,
         message_group,
+        multipart_threshold,
+        part_size,
+        max_upload_bytes,
     } = args;
     for scope in upload_scopes
         .iter()
@@ -184,6 +198,16 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     }
     if allow_missing_sha256 {
         settings.require_sha256 = false;
+    }
+    settings.page_subject = token_subject.clone();
+    if let Some(bytes) = max_upload_bytes {
+        settings.max_upload_bytes = bytes;
+    }
+    if let Some(bytes) = multipart_threshold {
+        settings.multipart_threshold = bytes;
+    }
+    if let Some(bytes) = part_size {
+        settings.part_size = bytes;
     }
     settings.stack.fifo |= fifo;
     if let Some(group) = message_group {

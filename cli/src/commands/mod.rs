@@ -33,7 +33,8 @@ pub struct Context {
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Upload a file through the API (presigned PUT, SHA-256 pinned); prints the payload id.
+    /// Upload files (`-`: standard input) through the API: one presigned PUT, or above the
+    /// multipart threshold parallel, resumable parts; prints each payload id.
     Upload(upload::Args),
     /// Download a payload through the API, checking its size and SHA-256.
     Download(download::Args),

@@ -17,7 +17,7 @@ use axum::body::Body as AxumBody;
 use axum::extract::{ConnectInfo, Request as AxumRequest, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use presign_download::PresignDownload;
@@ -26,13 +26,14 @@ use tokio::net::TcpListener;
 
 use super::auth::{Authorization, Route};
 use super::cors::{Cors, Preflight};
+use super::page;
 
 /// API Gateway's payload limit (10 MB).
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
-/// The two routes' handlers, and what API Gateway does before them.
+/// The routes' handlers, and what API Gateway does before them.
 pub struct ApiHandlers {
-    /// `POST /uploads`.
+    /// `POST /uploads` and the multipart routes under `/uploads/{id}`.
     pub upload: PresignUpload,
     /// `GET /payloads/{id}`.
     pub download: PresignDownload,
@@ -40,6 +41,10 @@ pub struct ApiHandlers {
     pub authorization: Authorization,
     /// The API's CORS configuration.
     pub cors: Cors,
+    /// The API's base URL, for the upload page's `config.json`.
+    pub api_url: String,
+    /// Whom the upload page's token names under `JWT` (`--token-subject`).
+    pub page_subject: String,
 }
 
 /// Serves until the task is dropped or aborted. (axum's server backs off when `accept` fails,
@@ -47,12 +52,19 @@ pub struct ApiHandlers {
 pub async fn serve(listener: TcpListener, handlers: Arc<ApiHandlers>) {
     let app = Router::new()
         .route("/uploads", post(upload).fallback(no_route))
+        .route("/uploads/{id}", delete(abort).fallback(no_route))
+        .route("/uploads/{id}/parts", get(parts).fallback(no_route))
+        .route("/uploads/{id}/complete", post(complete).fallback(no_route))
         .route("/payloads/{id}", get(payload).fallback(no_route))
         .route("/.well-known/jwks.json", get(jwks).fallback(no_route))
         .route(
             "/.well-known/openid-configuration",
             get(discovery).fallback(no_route),
         )
+        .route("/", get(page::index).fallback(no_route))
+        .route("/index.html", get(page::index).fallback(no_route))
+        .route("/app.js", get(page::script).fallback(no_route))
+        .route("/config.json", get(page::config).fallback(no_route))
         .fallback(no_route)
         .with_state(handlers);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -61,26 +73,42 @@ pub async fn serve(listener: TcpListener, handlers: Arc<ApiHandlers>) {
     }
 }
 
-async fn upload(
-    State(handlers): State<Arc<ApiHandlers>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+/// The function behind a route.
+#[derive(Clone, Copy)]
+enum Function {
+    PresignUpload,
+    PresignDownload,
+}
+
+/// One of the API's routes, as API Gateway runs it: `route_key` authorized as `route`, the
+/// request handed to `function` with the `{id}` path parameter when the route has one.
+async fn dispatch(
+    handlers: &ApiHandlers,
     request: AxumRequest,
+    peer: SocketAddr,
+    (route_key, route, function): (&'static str, Route, Function),
 ) -> Response {
-    const ROUTE: &str = "POST /uploads";
     let origin = request.headers().get(header::ORIGIN).cloned();
-    let mut response = match lambda_request(
-        &handlers,
-        request,
-        ROUTE,
-        Route::Upload,
-        peer,
-        HashMap::new(),
-    )
-    .await
+    // The raw `{id}` segment, as API Gateway passes it: the handler validates it.
+    let parameters = match route_key.contains("{id}") {
+        true => {
+            let segments: Vec<&str> = request.uri().path().split('/').collect();
+            let id = segments.get(2).copied().unwrap_or_default().to_owned();
+            HashMap::from([("id".to_owned(), id)])
+        }
+        false => HashMap::new(),
+    };
+    let mut response = match lambda_request(handlers, request, route_key, route, peer, parameters)
+        .await
     {
         Ok(request) => answer(
-            ROUTE,
-            presign_upload::handle(&handlers.upload, request).await,
+            route_key,
+            match function {
+                Function::PresignUpload => presign_upload::handle(&handlers.upload, request).await,
+                Function::PresignDownload => {
+                    presign_download::handle(&handlers.download, request).await
+                }
+            },
         ),
         Err(refused) => refused,
     };
@@ -88,35 +116,69 @@ async fn upload(
     response
 }
 
+async fn upload(
+    State(handlers): State<Arc<ApiHandlers>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: AxumRequest,
+) -> Response {
+    let route = ("POST /uploads", Route::Upload, Function::PresignUpload);
+    dispatch(&handlers, request, peer, route).await
+}
+
+async fn parts(
+    State(handlers): State<Arc<ApiHandlers>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: AxumRequest,
+) -> Response {
+    // axum routes HEAD to GET handlers; API Gateway's GET routes do not.
+    if request.method() == Method::HEAD {
+        return no_route(State(handlers), request).await;
+    }
+    let route = (
+        "GET /uploads/{id}/parts",
+        Route::Upload,
+        Function::PresignUpload,
+    );
+    dispatch(&handlers, request, peer, route).await
+}
+
+async fn complete(
+    State(handlers): State<Arc<ApiHandlers>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: AxumRequest,
+) -> Response {
+    let route = (
+        "POST /uploads/{id}/complete",
+        Route::Upload,
+        Function::PresignUpload,
+    );
+    dispatch(&handlers, request, peer, route).await
+}
+
+async fn abort(
+    State(handlers): State<Arc<ApiHandlers>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: AxumRequest,
+) -> Response {
+    let route = (
+        "DELETE /uploads/{id}",
+        Route::Upload,
+        Function::PresignUpload,
+    );
+    dispatch(&handlers, request, peer, route).await
+}
+
 async fn payload(
     State(handlers): State<Arc<ApiHandlers>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: AxumRequest,
 ) -> Response {
-    const ROUTE: &str = "GET /payloads/{id}";
     // axum routes HEAD to GET handlers; API Gateway's route `GET /payloads/{id}` does not.
     if request.method() == Method::HEAD {
         return no_route(State(handlers), request).await;
     }
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    // The raw segment, as API Gateway passes it: the handler validates it.
-    let id = request
-        .uri()
-        .path()
-        .strip_prefix("/payloads/")
-        .unwrap_or_default()
-        .to_owned();
-    let parameters = HashMap::from([("id".to_owned(), id)]);
-    let mut response =
-        match lambda_request(&handlers, request, ROUTE, Route::Read, peer, parameters).await {
-            Ok(request) => answer(
-                ROUTE,
-                presign_download::handle(&handlers.download, request).await,
-            ),
-            Err(refused) => refused,
-        };
-    handlers.cors.decorate(origin.as_ref(), &mut response);
-    response
+    let route = ("GET /payloads/{id}", Route::Read, Function::PresignDownload);
+    dispatch(&handlers, request, peer, route).await
 }
 
 /// The local issuer's JWKS (under `JWT` authorization; no such route otherwise).
@@ -135,7 +197,7 @@ async fn discovery(State(handlers): State<Arc<ApiHandlers>>, request: AxumReques
     }
 }
 
-fn json(value: &serde_json::Value) -> Response {
+pub(super) fn json(value: &serde_json::Value) -> Response {
     let mut response = Response::new(AxumBody::from(value.to_string()));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -145,7 +207,10 @@ fn json(value: &serde_json::Value) -> Response {
 }
 
 /// No route matches: a CORS preflight API Gateway answers itself, else its 404.
-async fn no_route(State(handlers): State<Arc<ApiHandlers>>, request: AxumRequest) -> Response {
+pub(super) async fn no_route(
+    State(handlers): State<Arc<ApiHandlers>>,
+    request: AxumRequest,
+) -> Response {
     if request.method() == Method::OPTIONS
         && let Preflight::Answer(response) = handlers.cors.preflight(request.headers())
     {

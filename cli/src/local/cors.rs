@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 /// The methods the two routes use.
-pub const ALLOWED_METHODS: [&str; 2] = ["GET", "POST"];
+pub const ALLOWED_METHODS: [&str; 3] = ["GET", "POST", "DELETE"];
 /// How long a browser may cache a preflight's answer, seconds (Terraform's `max_age`).
 pub const MAX_AGE_SECONDS: u32 = 3600;
 

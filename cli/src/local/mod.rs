@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cors;
 pub mod defaults;
 pub mod event_source;
+pub mod page;
 pub mod poison;
 pub mod s3_trigger;
 pub mod schedule;
@@ -100,6 +101,12 @@ pub struct LocalSettings {
     pub upload_url_lifetime: Duration,
     pub download_url_lifetime: Duration,
     pub max_upload_bytes: u64,
+    /// Bodies above this go in parts (`multipart_threshold_bytes`).
+    pub multipart_threshold: u64,
+    /// The part size multipart uploads start from (`part_size_bytes`).
+    pub part_size: u64,
+    /// How long a multipart upload may take (`multipart_upload_seconds`).
+    pub multipart_window: Duration,
     pub max_redrives: u32,
     pub queued_stall: Duration,
     /// How long after its URL expired a pending payload is left alone.
@@ -122,6 +129,10 @@ pub struct LocalSettings {
     pub redrive_visibility: Duration,
     /// Where extended-client senders offload (`messages_prefix`).
     pub messages_prefix: String,
+    /// Whom the upload page's token names under `JWT`.
+    pub page_subject: String,
+    /// The largest payload the consumer takes (`consumer_max_payload_bytes`; `None`: any).
+    pub consumer_max_payload_bytes: Option<u64>,
 }
 
 impl LocalSettings {
@@ -149,6 +160,9 @@ impl LocalSettings {
             upload_url_lifetime: Duration::from_secs(d.upload_url_seconds),
             download_url_lifetime: Duration::from_secs(d.download_url_seconds),
             max_upload_bytes: d.max_upload_bytes,
+            multipart_threshold: d.multipart_threshold_bytes,
+            part_size: d.part_size_bytes,
+            multipart_window: Duration::from_secs(d.multipart_upload_seconds),
             max_redrives: d.max_redrives,
             queued_stall: Duration::from_secs(d.queued_stall_seconds),
             pending_grace: Duration::from_secs(3600),
@@ -176,6 +190,9 @@ impl LocalSettings {
             })?,
             redrive_visibility: Duration::from_secs(60),
             messages_prefix: d.messages_prefix,
+            page_subject: "local-user".into(),
+            consumer_max_payload_bytes: (d.consumer_max_payload_bytes > 0)
+                .then_some(d.consumer_max_payload_bytes),
         })
     }
 }
@@ -333,7 +350,19 @@ pub async fn start<P: Processor + 'static>(
             read_scopes: read_scopes.clone(),
         }),
     };
+    // The upload page is served from the API's origin: the bucket's CORS allows it beside the
+    // configured origins, so the page can send parts to S3.
+    let mut bucket_origins = settings.stack.clone();
+    bucket_origins.cors_allowed_origins.push(api_url.clone());
+    stack::bucket_cors(
+        &aws_sdk_s3::Client::new(sdk),
+        &stack.bucket,
+        &bucket_origins,
+    )
+    .await?;
     let handlers = api::ApiHandlers {
+        api_url: api_url.clone(),
+        page_subject: settings.page_subject.clone(),
         authorization: authorization.clone(),
         cors: cors::Cors {
             allowed_origins: settings.stack.cors_allowed_origins.clone(),
@@ -346,6 +375,9 @@ pub async fn start<P: Processor + 'static>(
                 table: stack.table.clone(),
                 uploads_prefix: prefix.clone(),
                 max_size: settings.max_upload_bytes,
+                multipart_threshold: settings.multipart_threshold,
+                part_size: settings.part_size,
+                multipart_window: settings.multipart_window,
                 allowed_content_types: vec![],
                 url_lifetime: settings.upload_url_lifetime,
                 require_sha256: settings.require_sha256,
@@ -449,6 +481,7 @@ pub fn functions<P: Processor>(
         // Records start only in an invocation's first half (at most 5 s before its end, Lambda's
         // default): one started later could be cut off by the timeout after its side effect.
         deadline_margin: Duration::from_secs(5).min(settings.consumer_timeout / 2),
+        max_payload_bytes: settings.consumer_max_payload_bytes,
     };
     let consumer = Arc::new(
         consumer::Consumer::new(sdk, consumer_settings, processor).map_err(|e| setup(&e))?,

@@ -194,7 +194,7 @@ async fn queue(
 
 /// The bucket's CORS rule, as `infra/storage.tf` writes it: browsers from the allowed origins
 /// may PUT and GET with presigned URLs, sending the signed headers.
-async fn bucket_cors(
+pub(super) async fn bucket_cors(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     spec: &StackSpec,

@@ -37,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         lease: Duration::from_secs(900),
         delete_after_done: true,
         deadline_margin: Duration::from_secs(5),
+        max_payload_bytes: None,
     };
     let consumer = Consumer::new(&aws.config, settings, VerifyingProcessor)?;
     println!("consumer peak RSS (verifying processor: streams and hashes the whole payload)");
@@ -63,6 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             url_expires_at: 0,
             owner: None,
             quota_key: None,
+            multipart: None,
         };
         consumer.ledger.create_pending(&payload).await?;
         consumer

@@ -62,6 +62,11 @@ pub struct Settings {
     pub delete_after_done: bool,
     /// Records are not started with less than this left before the deadline (5 s).
     pub deadline_margin: Duration,
+    /// `CLAIMCHECK_MAX_PAYLOAD_BYTES`: the largest payload this consumer can stream within its
+    /// timeout (its measured rate × its timeout; `None`, the default: no limit). A larger
+    /// payload is parked on its first attempt with that reason, instead of running out of time
+    /// on every receive until the redrive policy moves it.
+    pub max_payload_bytes: Option<u64>,
 }
 
 impl Settings {
@@ -75,6 +80,8 @@ impl Settings {
             lease: settings::seconds(source, "CLAIMCHECK_LEASE_SECONDS", 900, MAX_LEASE)?,
             delete_after_done: settings::parsed_or(source, "CLAIMCHECK_DELETE_AFTER_DONE", false)?,
             deadline_margin: Duration::from_secs(5),
+            max_payload_bytes: settings::parsed_or(source, "CLAIMCHECK_MAX_PAYLOAD_BYTES", 0u64)
+                .map(|limit| (limit > 0).then_some(limit))?,
         })
     }
 }
@@ -271,6 +278,15 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
         }
         Err(e) => return Handled::Retry(format!("ledger: {e}")),
     };
+    if let Some(limit) = deps.settings.max_payload_bytes
+        && claimed.size > limit
+    {
+        let reason = format!(
+            "payload of {} bytes is over the {limit} bytes this consumer can stream within its timeout (CLAIMCHECK_MAX_PAYLOAD_BYTES); give the consumer more time and memory and a higher limit, then redrive it",
+            claimed.size
+        );
+        return park(deps, record, Some(&payload_id), reason).await;
+    }
     let receive_count = receive_count(record);
     match process(deps, message, Some(&claimed)).await {
         Outcome::Done { sha256 } => {

@@ -60,6 +60,7 @@ async fn fixture() -> Fixture {
         lease: Duration::from_secs(60),
         delete_after_done: false,
         deadline_margin: Duration::from_secs(5),
+        max_payload_bytes: None,
     };
     let consumer =
         Consumer::new(&aws.config_as("consumer"), settings, Faulty::default()).expect("consumer");
@@ -107,6 +108,7 @@ impl Fixture {
                 url_expires_at: 0,
                 owner: None,
                 quota_key: None,
+                multipart: None,
             })
             .await
             .expect("ledger");
@@ -622,4 +624,41 @@ async fn a_message_moved_out_of_the_dlq_behind_the_ledgers_back_is_processed() {
     assert_eq!(record.first_error.as_deref(), Some("parked: upstream down"));
     assert!(f.aws.peek(&f.dlq).await.is_empty(), "not parked again");
     assert_eq!(f.consumer.processor.calls.load(Ordering::SeqCst), 1);
+}
+
+/// A payload larger than the consumer can stream within its timeout is parked on its first
+/// attempt with that reason (never processed, never retried into a timeout loop); one within
+/// the limit goes through.
+#[tokio::test]
+async fn a_payload_over_the_consumers_limit_is_parked_on_its_first_attempt() {
+    let mut f = fixture().await;
+    f.consumer.settings.max_payload_bytes = Some(10);
+    let small = f.queued_payload(b"ten bytes!", None).await;
+    let large = f.queued_payload(b"eleven bytes", None).await;
+    let (event, _) = f.event(&HashMap::new()).await;
+    let response = handle(&f.consumer, event, far_deadline())
+        .await
+        .expect("a well-formed batch");
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "acknowledged, not retried"
+    );
+    assert_eq!(f.status(&small).await, Status::Done);
+    let record = f.ledger.get(&large).await.expect("ledger").expect("item");
+    assert_eq!(record.status, Status::Dead);
+    assert!(
+        record
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("over the 10 bytes this consumer can stream")),
+        "{:?}",
+        record.last_error
+    );
+    let parked = f.aws.peek(&f.dlq).await;
+    assert_eq!(parked.len(), 1);
+    assert_eq!(
+        f.consumer.processor.calls.load(Ordering::SeqCst),
+        1,
+        "only the small one"
+    );
 }

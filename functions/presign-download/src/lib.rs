@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use claimcheck::PayloadStore;
 use claimcheck::api::{DownloadLink, PayloadView, epoch_seconds};
-use claimcheck::http_api::{ApiError, json_response};
+use claimcheck::http_api::{ApiError, json_response, payload_id};
 use claimcheck::ledger::Status;
 use claimcheck::ledger::{Ledger, PayloadRecord};
 use claimcheck::object_key::KeyPrefix;
@@ -124,7 +124,7 @@ async fn describe(deps: &PresignDownload, request: &Request) -> Result<PayloadVi
     if !principal.is_identified() {
         return Err(ApiError::no_identity());
     }
-    let id = canonical_id(raw_id)?;
+    let id = payload_id(raw_id)?;
     let wants_download = wants_download(request)?;
     let unknown = || ApiError::new(404, "not_found", format!("no payload {id}"));
     let record = deps.ledger.get(&id).await.map_err(|e| {
@@ -245,25 +245,4 @@ async fn presign(
         expires_at,
         lifetime.as_secs(),
     )))
-}
-
-/// The id exactly as the server generates it: a lower-case hyphenated UUID.
-fn canonical_id(raw: &str) -> Result<String, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(
-            "invalid_id",
-            "the payload id must be a UUID as returned by POST /uploads",
-        )
-    };
-    if raw.len() != 36 {
-        return Err(invalid());
-    }
-    let id = uuid::Uuid::try_parse(raw)
-        .map_err(|_| invalid())?
-        .hyphenated()
-        .to_string();
-    if id != raw {
-        return Err(invalid());
-    }
-    Ok(id)
 }

@@ -52,6 +52,7 @@ async fn recorded_for(
             url_expires_at: 0,
             owner: owner.map(str::to_owned),
             quota_key: None,
+            multipart: None,
         })
         .await
         .expect("ledger");

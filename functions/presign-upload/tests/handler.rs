@@ -39,6 +39,9 @@ async fn deps(max_size: u64, allowed: &str) -> (testkit::Endpoint, PresignUpload
         table: ledger.table().to_owned(),
         uploads_prefix: KeyPrefix::new("uploads/").expect("prefix"),
         max_size,
+        multipart_threshold: presign_upload::DEFAULT_MULTIPART_THRESHOLD,
+        part_size: presign_upload::DEFAULT_PART_SIZE,
+        multipart_window: presign_upload::DEFAULT_MULTIPART_WINDOW,
         allowed_content_types: allowed
             .split(',')
             .filter(|s| !s.is_empty())
@@ -279,8 +282,8 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
             "invalid_request",
         ),
         (
-            "missing content_length",
-            post(r#"{"content_type":"text/csv"}"#),
+            "content_length not a number",
+            post(r#"{"content_type":"text/csv","content_length":"5"}"#),
             400,
             "invalid_request",
         ),
@@ -428,7 +431,7 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
             "unknown route",
             event(
                 "POST",
-                "/uploads/abc",
+                "/uploads/abc/other",
                 Some("application/json"),
                 Some("{}"),
                 false,
@@ -516,7 +519,8 @@ fn settings_come_from_the_environment_with_clear_errors() {
     let bad = HashMap::from([
         ("CLAIMCHECK_BUCKET", "b"),
         ("CLAIMCHECK_TABLE", "t"),
-        ("CLAIMCHECK_MAX_UPLOAD_BYTES", "6000000000"),
+        // Over S3's 5 TiB object limit.
+        ("CLAIMCHECK_MAX_UPLOAD_BYTES", "5497558138881"),
     ]);
     assert!(Settings::from_source(&bad).is_err());
     let bad_prefix = HashMap::from([
@@ -576,4 +580,176 @@ async fn an_upload_url_works_once() {
         .expect("body")
         .into_bytes();
     assert_eq!(&stored[..], b"AAAAA");
+}
+
+/// An IAM-signed request from `user_arn` to the multipart routes.
+fn as_user(user_arn: &str, method: &str, path: &str, body: Option<&str>) -> Request {
+    testkit::api_event_with(
+        method,
+        path,
+        body.map(|_| "application/json"),
+        body,
+        false,
+        Some(testkit::iam_authorizer(user_arn)),
+    )
+}
+
+/// A multipart upload through the handler, as its owner drives it: opened, parts sent to their
+/// presigned URLs, resumed (`GET .../parts`), completed into one object; another opened and
+/// aborted. Another caller reaches neither.
+#[tokio::test]
+async fn multipart_uploads_are_opened_resumed_completed_and_aborted_by_their_owner() {
+    let (aws, mut deps) = deps(1 << 30, "").await;
+    deps.settings.multipart_threshold = presign_upload::MIN_PART_BYTES;
+    deps.settings.part_size = presign_upload::MIN_PART_BYTES;
+    let part = presign_upload::MIN_PART_BYTES as usize;
+    let body = testkit::pseudo_random(2 * part + 100, 3);
+    let sha = base64::engine::general_purpose::STANDARD.encode(sha2_of(&body));
+    let request = json!({"content_type": "application/octet-stream",
+                         "content_length": body.len(), "sha256": sha});
+    let (status, ticket) = testkit::api_parts(
+        "POST /uploads",
+        &handle(
+            &deps,
+            as_user(ALICE, "POST", "/uploads", Some(&request.to_string())),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "{ticket}");
+    let id = ticket["id"].as_str().expect("id").to_owned();
+    let multipart = &ticket["multipart"];
+    assert_eq!(
+        (
+            multipart["part_size"].as_u64(),
+            multipart["part_count"].as_u64()
+        ),
+        (Some(part as u64), Some(3))
+    );
+    assert!(ticket["url"].is_null(), "no single PUT URL");
+    let http = reqwest::Client::new();
+    let mut etags = Vec::new();
+    for (index, url) in multipart["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .enumerate()
+    {
+        let bytes = body[index * part..((index + 1) * part).min(body.len())].to_vec();
+        assert_eq!(url["size"].as_u64(), Some(bytes.len() as u64));
+        assert_eq!(
+            url["headers"]["content-length"].as_str(),
+            Some(bytes.len().to_string().as_str())
+        );
+        let sent = http
+            .put(url["url"].as_str().expect("url"))
+            .body(bytes)
+            .send()
+            .await
+            .expect("sent");
+        assert!(sent.status().is_success());
+        etags.push(sent.headers()["etag"].to_str().expect("ETag").to_owned());
+    }
+
+    let parts_path = format!("/uploads/{id}/parts?from=2");
+    let (status, view) = testkit::api_parts(
+        "GET /uploads/{id}/parts",
+        &handle(&deps, as_user(ALICE, "GET", &parts_path, None)).await,
+    );
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["uploaded"].as_array().expect("uploaded").len(), 3);
+    assert_eq!(
+        view["parts"][0]["part_number"], 2,
+        "URLs from the part asked for"
+    );
+    let (status, hidden) = testkit::api_parts(
+        "GET /uploads/{id}/parts",
+        &handle(&deps, as_user(BOB, "GET", &parts_path, None)).await,
+    );
+    assert_eq!(
+        (status, hidden["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    let complete = json!({"parts": etags.iter().enumerate()
+        .map(|(i, etag)| json!({"part_number": i + 1, "etag": etag})).collect::<Vec<_>>()});
+    let complete_path = format!("/uploads/{id}/complete");
+    let (status, state) = testkit::api_parts(
+        "POST /uploads/{id}/complete",
+        &handle(
+            &deps,
+            as_user(ALICE, "POST", &complete_path, Some(&complete.to_string())),
+        )
+        .await,
+    );
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(
+        (state["status"].as_str(), state["size"].as_u64()),
+        (Some("pending"), Some(body.len() as u64))
+    );
+    // Checked by the harness (the function's own calls are what its role must grant).
+    let stored = aws
+        .s3
+        .head_object()
+        .bucket(&deps.settings.bucket)
+        .key(format!("uploads/{id}"))
+        .send()
+        .await
+        .expect("completed");
+    assert_eq!(stored.content_length(), Some(body.len() as i64));
+    let (status, again) = testkit::api_parts(
+        "POST /uploads/{id}/complete",
+        &handle(
+            &deps,
+            as_user(ALICE, "POST", &complete_path, Some(&complete.to_string())),
+        )
+        .await,
+    );
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("upload_closed"))
+    );
+
+    // Another upload, aborted by its owner (not by anyone else).
+    let (_, second) = testkit::api_parts(
+        "POST /uploads",
+        &handle(
+            &deps,
+            as_user(ALICE, "POST", "/uploads", Some(&request.to_string())),
+        )
+        .await,
+    );
+    let second = second["id"].as_str().expect("id").to_owned();
+    let abort_path = format!("/uploads/{second}");
+    let (status, refused) = testkit::api_parts(
+        "DELETE /uploads/{id}",
+        &handle(&deps, as_user(BOB, "DELETE", &abort_path, None)).await,
+    );
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, aborted) = testkit::api_parts(
+        "DELETE /uploads/{id}",
+        &handle(&deps, as_user(ALICE, "DELETE", &abort_path, None)).await,
+    );
+    assert_eq!((status, aborted["status"].as_str()), (200, Some("expired")));
+    let record = deps
+        .ledger
+        .get(&second)
+        .await
+        .expect("ledger")
+        .expect("known");
+    assert_eq!(record.status, Status::Expired);
+    assert_eq!(
+        aws.keys(&deps.settings.bucket).await,
+        vec![format!("uploads/{id}")]
+    );
+}
+
+fn sha2_of(bytes: &[u8]) -> Vec<u8> {
+    let mut hash = claimcheck::checksum::Sha256::new();
+    hash.update(bytes);
+    base64::engine::general_purpose::STANDARD
+        .decode(hash.base64())
+        .expect("base64")
 }

@@ -70,6 +70,7 @@ impl Fixture {
                 url_expires_at: 0,
                 owner: None,
                 quota_key: None,
+                multipart: None,
             })
             .await
             .expect("ledger");
@@ -134,6 +135,7 @@ async fn presigned_upload_becomes_one_message_the_python_client_resolves() {
             url_expires_at: f.ledger.now() + 900_000,
             owner: None,
             quota_key: None,
+            multipart: None,
         })
         .await
         .expect("ledger");

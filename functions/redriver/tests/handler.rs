@@ -88,6 +88,7 @@ async fn payload(f: &Fixture, status: Status, uploaded: bool, url_expires_at: i6
             url_expires_at,
             owner: None,
             quota_key: None,
+            multipart: None,
         })
         .await
         .expect("create");
@@ -590,6 +591,84 @@ async fn reconcile_repairs_each_stalled_case_once() {
         }
     );
     assert_eq!(visible(&f, f.queue()).await, 0);
+}
+
+/// A multipart upload its client left unfinished past its window: reconcile aborts it in S3
+/// (its parts stop costing storage) and marks the payload expired, saying why.
+#[tokio::test]
+async fn reconcile_aborts_an_abandoned_multipart_upload() {
+    let f = fixture().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let object = PayloadPointer::new(f.bucket(), format!("uploads/{id}"));
+    let upload_id = f
+        .aws
+        .s3
+        .create_multipart_upload()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .expect("opened")
+        .upload_id
+        .expect("upload id");
+    f.aws
+        .s3
+        .upload_part()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(b"a part".to_vec().into())
+        .send()
+        .await
+        .expect("part");
+    f.ledger
+        .create_pending(&NewPayload {
+            id: id.clone(),
+            object: object.clone(),
+            size: 0,
+            content_type: "text/plain".into(),
+            sha256: None,
+            metadata: HashMap::new(),
+            url_expires_at: f.ledger.now() - 60_000,
+            owner: None,
+            quota_key: None,
+            multipart: Some(claimcheck::ledger::MultipartUpload {
+                upload_id: upload_id.clone(),
+                part_size: 5 << 20,
+                part_count: None,
+            }),
+        })
+        .await
+        .expect("create");
+    let report = run(
+        &f,
+        Request {
+            mode: Mode::Reconcile,
+            ..Request::default()
+        },
+    )
+    .await;
+    let Report::Reconcile(report) = report else {
+        panic!("not a reconcile report: {report:?}")
+    };
+    assert_eq!(report.stats.reconciled, 1, "{report:#?}");
+    let record = f.ledger.get(&id).await.expect("get").expect("item");
+    assert_eq!(record.status, Status::Expired);
+    assert!(
+        record
+            .last_error
+            .is_some_and(|e| e.contains("not completed in time"))
+    );
+    let open = f
+        .aws
+        .s3
+        .list_multipart_uploads()
+        .bucket(&object.bucket)
+        .send()
+        .await
+        .expect("uploads");
+    assert!(open.uploads().is_empty(), "aborted: {:?}", open.uploads());
 }
 
 /// The endpoint answers `StartMessageMoveTask` with HTTP 500 (not implemented), so the native
