@@ -210,7 +210,11 @@ pub fn check_completion(
         if unquoted(&found.etag) != unquoted(&part.etag) {
             return Err(CompletionError::EtagMismatch {
                 part_number: part.part_number,
-                problem: format!("ETag {} is not the stored part's {}", part.etag, found.etag),
+                problem: format!(
+                    "ETag {:?} is not the stored part's {}",
+                    shortened(&part.etag),
+                    found.etag
+                ),
             });
         }
         let is_last = index + 1 == parts.len();
@@ -239,6 +243,14 @@ pub fn check_completion(
             plan.capacity()
         ))),
         _ => Ok(total),
+    }
+}
+
+/// At most 80 characters of a client's ETag, for a message.
+fn shortened(etag: &str) -> String {
+    match etag.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", &etag[..at]),
+        None => etag.to_owned(),
     }
 }
 

@@ -30,6 +30,14 @@ pub enum CliError {
     Integrity(String),
     #[error("{0}")]
     Incomplete(String),
+    /// Some files of a several-file command failed (each reported as it happened); the exit
+    /// code is the first failure's.
+    #[error("{failed} of {total} files were not uploaded (each is reported above)")]
+    SomeFiles {
+        failed: usize,
+        total: usize,
+        exit_code: u8,
+    },
 }
 
 impl CliError {
@@ -41,6 +49,7 @@ impl CliError {
             Self::NotFound(_) => 3,
             Self::Integrity(_) => 4,
             Self::Incomplete(_) => 5,
+            Self::SomeFiles { exit_code, .. } => *exit_code,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod api_auth;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod interrupt;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod operations;

@@ -99,21 +99,20 @@ impl<'a> Upload<'a> {
     }
 
     /// Sends every part not in `done` (part number → ETag, from a resumed upload) with
-    /// `parallel` parts in flight, then completes the upload with `sha256` (for a stream,
-    /// the one computed while reading; `None` to use the one announced).
+    /// `parallel` parts in flight; answers every part, in order, and for a stream the SHA-256
+    /// computed while reading it.
     ///
     /// # Errors
     /// [`CliError`] from the API or S3 after the retries, or reading the source. The multipart
     /// upload is left open, so `--resume` can finish it.
-    pub async fn run(
+    pub async fn send(
         &self,
         source: Source,
         done: BTreeMap<u32, String>,
-        sha256: Option<String>,
         parallel: usize,
-    ) -> Result<UploadState, CliError> {
-        let (mut etags, sha256) = match source {
-            Source::File(path) => (self.send_file(&path, &done, parallel).await?, sha256),
+    ) -> Result<(Vec<CompletedPart>, Option<String>), CliError> {
+        let (mut etags, computed) = match source {
+            Source::File(path) => (self.send_file(&path, &done, parallel).await?, None),
             Source::Stream(reader) => {
                 let (etags, computed) = self.send_stream(reader, parallel).await?;
                 (etags, Some(computed))
@@ -124,6 +123,18 @@ impl<'a> Upload<'a> {
             .into_iter()
             .map(|(part_number, etag)| CompletedPart { part_number, etag })
             .collect();
+        Ok((parts, computed))
+    }
+
+    /// Completes the upload from `parts` with `sha256` (`None`: the one announced).
+    ///
+    /// # Errors
+    /// The API's refusal ([`CliError::Refused`]) or a transfer failure.
+    pub async fn complete(
+        &self,
+        parts: Vec<CompletedPart>,
+        sha256: Option<String>,
+    ) -> Result<UploadState, CliError> {
         self.api
             .complete(&self.id, &CompleteRequest::new(parts, sha256))
             .await

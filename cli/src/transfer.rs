@@ -65,19 +65,19 @@ pub async fn upload(
     if path.as_os_str() == "-" {
         return upload_stdin(api, http, options, progress).await;
     }
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| CliError::input(path, &e))?;
-    let info = file
-        .metadata()
+    // Looked at before it is opened: opening a named pipe with no writer would wait forever.
+    let info = tokio::fs::metadata(path)
         .await
         .map_err(|e| CliError::input(path, &e))?;
     if !info.is_file() {
         return Err(CliError::Input {
             path: path.display().to_string(),
-            reason: "not a regular file".into(),
+            reason: "not a regular file (a stream goes through standard input: upload -)".into(),
         });
     }
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| CliError::input(path, &e))?;
     let size = info.len();
     if size == 0 {
         // The API refuses empty payloads (content_length is at least 1): say so before hashing
@@ -88,9 +88,10 @@ pub async fn upload(
         });
     }
     let name = path.display().to_string();
+    let stamp = FileStamp::of(&info);
     let sha256 = hash_file(file, path, progress.add(size, &name, "hashing")).await?;
     if let Some(id) = &options.resume {
-        return resume(api, http, path, id, size, sha256, options, progress).await;
+        return resume(api, http, path, id, (sha256, stamp), options, progress).await;
     }
     let content_type = options
         .content_type
@@ -108,7 +109,9 @@ pub async fn upload(
             part_size: multipart.part_size,
             length: Some(size),
         };
-        if !progress.quiet {
+        // Always (`--quiet` silences progress bars only): the id is what finishes an
+        // interrupted upload.
+        {
             eprintln!(
                 "{name}: payload {} in {} parts of {} bytes; if interrupted, finish it with: claimcheck upload {name} --resume {}",
                 ticket.id,
@@ -117,25 +120,17 @@ pub async fn upload(
                 ticket.id
             );
         }
-        let bar = progress.add(size, &name, "uploading");
-        let parts = Upload::new(
-            api,
-            http,
-            ticket.id.clone(),
+        let job = PartsJob {
+            id: ticket.id.clone(),
             plan,
-            multipart.parts,
-            bar.clone(),
-        );
-        let state = parts
-            .run(
-                Source::File(path.to_owned()),
-                BTreeMap::new(),
-                Some(sha256.clone()),
-                options.parallel,
-            )
-            .await;
-        bar.finish_and_clear();
-        let state = state.map_err(|e| resumable(e, &name, &ticket.id))?;
+            urls: multipart.parts,
+            source: Source::File(path.to_owned()),
+            done: BTreeMap::new(),
+            sha256: Some(sha256.clone()),
+            name,
+            stamp: Some(stamp),
+        };
+        let state = send_parts(api, http, job, options, progress).await?;
         return Ok(Uploaded {
             id: state.id,
             size: state.size,
@@ -150,35 +145,46 @@ pub async fn upload(
     put_single(http, path, &ticket, &url, size, sha256, progress).await
 }
 
-/// A failed multipart upload's error, with how to finish it.
-fn resumable(error: CliError, name: &str, id: &str) -> CliError {
-    match error {
-        CliError::Remote(reason) => CliError::Remote(format!(
-            "{reason}; the parts sent so far are kept: finish with claimcheck upload {name} --resume {id}"
-        )),
-        other => other,
-    }
-}
-
-/// Finishes the multipart upload of payload `id` from `path`, whose size and SHA-256 must be
-/// the announced ones; parts S3 holds that match the file are not sent again.
-#[allow(clippy::too_many_arguments)]
+/// Finishes the multipart upload of payload `id` from `path`, whose size and SHA-256 (`file`,
+/// with its stamp) must be the announced ones; parts S3 holds that match the file are not
+/// sent again.
 async fn resume(
     api: &Api,
     http: &reqwest::Client,
     path: &Path,
     id: &str,
-    size: u64,
-    sha256: String,
+    (sha256, stamp): (String, FileStamp),
     options: &UploadOptions,
     progress: &progress::Bars,
 ) -> Result<Uploaded, CliError> {
+    let name = path.display().to_string();
+    let parts = match api.parts(id, 1).await {
+        Err(CliError::Refused {
+            status: 409, code, ..
+        }) if code == "upload_closed" => {
+            return Err(CliError::Usage(format!(
+                "payload {id} is no longer an upload in progress (completed, aborted or past its window): see claimcheck status {id}"
+            )));
+        }
+        Err(CliError::Refused {
+            status: 409, code, ..
+        }) if code == "not_multipart" => {
+            return Err(CliError::Usage(format!(
+                "payload {id} was a single PUT: there is nothing to resume"
+            )));
+        }
+        other => other?,
+    };
+    if parts.part_count.is_none() {
+        return Err(CliError::Usage(format!(
+            "payload {id} is a stream of unknown length: only a file's upload can be resumed"
+        )));
+    }
     let view = api.payload(id, false).await?;
     let announced = view.sha256.as_deref().is_none_or(|s| s == sha256);
-    if view.size != size || !announced {
+    if view.size != stamp.size || !announced {
         return Err(CliError::Usage(format!(
-            "{} is not the file payload {id} was announced with ({} bytes{})",
-            path.display(),
+            "{name} is not the file payload {id} was announced with ({} bytes{})",
             view.size,
             view.sha256
                 .as_deref()
@@ -186,18 +192,11 @@ async fn resume(
                 .unwrap_or_default()
         )));
     }
-    let parts = api.parts(id, 1).await?;
     let plan = PartPlan {
         part_size: parts.part_size,
-        length: Some(size),
+        length: Some(stamp.size),
     };
-    if parts.part_count.is_none() {
-        return Err(CliError::Usage(format!(
-            "payload {id} is a stream of unknown length; only a file's upload can be resumed"
-        )));
-    }
     let done = crate::parts::reusable_parts(path, &plan, &parts.uploaded).await?;
-    let name = path.display().to_string();
     if !progress.quiet {
         eprintln!(
             "{name}: resuming payload {id}: {} of {} parts are in S3 already",
@@ -205,23 +204,135 @@ async fn resume(
             plan.part_count().unwrap_or(0)
         );
     }
-    let bar = progress.add(size, &name, "uploading");
-    let upload = Upload::new(api, http, id.to_owned(), plan, parts.parts, bar.clone());
-    let state = upload
-        .run(
-            Source::File(path.to_owned()),
-            done,
-            Some(sha256.clone()),
-            options.parallel,
-        )
-        .await;
-    bar.finish_and_clear();
-    let state = state.map_err(|e| resumable(e, &name, id))?;
+    let job = PartsJob {
+        id: id.to_owned(),
+        plan,
+        urls: parts.parts,
+        source: Source::File(path.to_owned()),
+        done,
+        sha256: Some(sha256.clone()),
+        name,
+        stamp: Some(stamp),
+    };
+    let state = send_parts(api, http, job, options, progress).await?;
     Ok(Uploaded {
         id: state.id,
         size: state.size,
         sha256,
     })
+}
+
+/// A multipart upload to carry out: the payload, its plan, the part URLs at hand, where the
+/// bytes come from, the parts S3 holds already, the SHA-256 to complete with, and for a file
+/// its stamp when it was hashed.
+struct PartsJob {
+    id: String,
+    plan: PartPlan,
+    urls: Vec<claimcheck::api::PartUrl>,
+    source: Source,
+    done: BTreeMap<u32, String>,
+    sha256: Option<String>,
+    name: String,
+    stamp: Option<FileStamp>,
+}
+
+/// A file's size and modification time: a file changed in place while it is uploaded moves
+/// them (its parts would no longer add up to the SHA-256 announced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(info: &std::fs::Metadata) -> Self {
+        Self {
+            size: info.len(),
+            modified: info.modified().ok(),
+        }
+    }
+
+    /// Whether `path` is no longer as stamped (or cannot be read).
+    async fn changed(&self, path: &Path) -> bool {
+        tokio::fs::metadata(path)
+            .await
+            .map_or(true, |info| Self::of(&info) != *self)
+    }
+}
+
+/// Sends a multipart upload's parts and completes it, one progress bar for it. Interrupted
+/// (Ctrl-C, SIGTERM): a stream's upload is aborted (it cannot be read again); a file's is left
+/// for `--resume`. A file changed while it was sent: the upload is aborted and the change
+/// reported (exit 4), never completed. Any other failure of a file's upload says how to
+/// resume it.
+async fn send_parts(
+    api: &Api,
+    http: &reqwest::Client,
+    job: PartsJob,
+    options: &UploadOptions,
+    progress: &progress::Bars,
+) -> Result<claimcheck::api::UploadState, CliError> {
+    let PartsJob {
+        id,
+        plan,
+        urls,
+        source,
+        done,
+        sha256,
+        name,
+        stamp,
+    } = job;
+    let path = match &source {
+        Source::File(path) => Some(path.clone()),
+        Source::Stream(_) => None,
+    };
+    let bar = progress.add(plan.length.unwrap_or(0), &name, "uploading");
+    let upload = Upload::new(api, http, id.clone(), plan, urls, bar.clone());
+    let listening = crate::interrupt::Listening::start();
+    let sent = tokio::select! {
+        sent = upload.send(source, done, options.parallel) => sent,
+        () = listening.interrupted() => Err(CliError::Remote("interrupted".into())),
+    };
+    bar.finish_and_clear();
+    // Checked before completing: a file changed in place since it was hashed would complete
+    // into an object whose SHA-256 is not the one announced.
+    let changed = match (&path, stamp) {
+        (Some(path), Some(stamp)) => stamp.changed(path).await,
+        _ => false,
+    };
+    let error = match sent {
+        Ok((parts, computed)) if !changed => {
+            match upload.complete(parts, computed.or(sha256)).await {
+                Ok(state) => return Ok(state),
+                Err(e) => e,
+            }
+        }
+        Ok(_) => CliError::Integrity(String::new()),
+        Err(e) => e,
+    };
+    if changed {
+        abort_quietly(api, &id).await;
+        return Err(CliError::Integrity(format!(
+            "{name} changed while it was uploaded (its size or modification time moved): payload {id} was aborted; upload the file again"
+        )));
+    }
+    match (path, error) {
+        (None, error) => {
+            abort_quietly(api, &id).await;
+            Err(error)
+        }
+        (Some(_), CliError::Remote(reason)) => Err(CliError::Remote(format!(
+            "{reason}; the parts sent so far are kept: finish with claimcheck upload {name} --resume {id}"
+        ))),
+        (Some(_), other) => Err(other),
+    }
+}
+
+/// Aborts payload `id`'s multipart upload, best effort (its window closes it otherwise).
+async fn abort_quietly(api: &Api, id: &str) {
+    if let Err(e) = api.abort(id).await {
+        tracing::debug!(error = %e, "could not abort the upload");
+    }
 }
 
 /// Uploads standard input, of unknown length, as a multipart upload; its SHA-256 is computed
@@ -251,38 +362,25 @@ async fn upload_stdin(
             "the API did not answer a multipart upload for a body of unknown length".into(),
         ));
     };
-    let plan = PartPlan {
-        part_size: multipart.part_size,
-        length: None,
-    };
-    let bar = progress.add(0, "-", "uploading");
-    let upload = Upload::new(
-        api,
-        http,
-        ticket.id.clone(),
-        plan,
-        multipart.parts,
-        bar.clone(),
+    // Always, as for a file: the id of what is being uploaded.
+    eprintln!(
+        "-: payload {} from standard input, in parts of {} bytes",
+        ticket.id, multipart.part_size
     );
-    let state = upload
-        .run(
-            Source::Stream(Box::new(tokio::io::stdin())),
-            BTreeMap::new(),
-            None,
-            options.parallel,
-        )
-        .await;
-    bar.finish_and_clear();
-    let state = match state {
-        Ok(state) => state,
-        Err(e) => {
-            // Standard input cannot be read again: nothing can resume this upload.
-            if let Err(abort) = api.abort(&ticket.id).await {
-                tracing::debug!(error = %abort, "could not abort the upload");
-            }
-            return Err(e);
-        }
+    let job = PartsJob {
+        id: ticket.id.clone(),
+        plan: PartPlan {
+            part_size: multipart.part_size,
+            length: None,
+        },
+        urls: multipart.parts,
+        source: Source::Stream(Box::new(tokio::io::stdin())),
+        done: BTreeMap::new(),
+        sha256: None,
+        name: "-".into(),
+        stamp: None,
     };
+    let state = send_parts(api, http, job, options, progress).await?;
     Ok(Uploaded {
         id: state.id,
         size: state.size,

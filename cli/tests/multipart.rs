@@ -238,37 +238,11 @@ async fn an_upload_killed_part_way_is_resumed_from_the_parts_s3_holds() {
     let s = Stack::start(|_| {}).await;
     const PARTS: u64 = 24;
     let (file, sha) = generated_file(s.dir.path(), "resume.bin", PARTS * MIN_PART_SIZE - 3).await;
-    let mut child = s
-        .command(&["upload", &file, "--parallel", "1"])
-        .spawn()
-        .expect("spawn");
-    let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), stderr.next_line())
-        .await
-        .expect("a first line")
-        .expect("read")
-        .expect("a line");
+    let (mut child, id, line) =
+        upload_in_flight(&s, &["upload", &file, "--parallel", "1"], None, 3).await;
     // "FILE: payload ID in 24 parts of 5242880 bytes; if interrupted, ..."
-    let id = line
-        .split("payload ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .expect("the payload id")
-        .to_owned();
     assert!(line.contains(&format!("--resume {id}")), "{line}");
     let api = s.api(false);
-    let started = Instant::now();
-    loop {
-        let parts = api.parts(&id, 1).await.expect("parts");
-        if parts.uploaded.len() >= 3 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no parts arrive"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     child.kill().await.expect("killed");
     let held = api.parts(&id, 1).await.expect("parts").uploaded.len();
     assert!(
@@ -569,6 +543,17 @@ async fn every_bad_multipart_request_is_a_clear_4xx_that_changes_nothing() {
         (409, "not_multipart".into())
     );
 
+    // Two completes at once: exactly one completes, the other finds the upload closed.
+    let (race, race_etags) = opened(&s, &api, &[mib5, 3], Some(sha.clone())).await;
+    let both = CompleteRequest::new(parts(&race_etags, &[1, 2]), None);
+    let (one, two) = tokio::join!(api.complete(&race, &both), api.complete(&race, &both));
+    let refusals: Vec<_> = [one, two].into_iter().filter_map(Result::err).collect();
+    assert_eq!(refusals.len(), 1, "exactly one of two completes wins");
+    assert_eq!(
+        refused::<()>(Err(refusals.into_iter().next().expect("one"))),
+        (409, "upload_closed".into())
+    );
+
     // Completed once: completing again, asking for parts and aborting are refused.
     let done = api
         .complete(&id, &complete(&[1, 2, 3]))
@@ -662,4 +647,86 @@ async fn reconcile_aborts_a_multipart_upload_past_its_window() {
         refused(api.parts(&id, 1).await),
         (409, "upload_closed".into())
     );
+}
+
+/// Spawns `claimcheck upload ARGS` (stdin piped from `stdin`), waits until S3 holds at least
+/// `parts` parts of its upload, and answers the child, its payload id and the first line it
+/// printed.
+async fn upload_in_flight(
+    s: &Stack,
+    args: &[&str],
+    stdin: Option<Vec<u8>>,
+    parts: usize,
+) -> (tokio::process::Child, String, String) {
+    let mut child = s.command(args).spawn().expect("spawn");
+    let input = child.stdin.take().expect("stdin");
+    // Fed from a task: the command reads standard input as it sends parts.
+    tokio::spawn(async move {
+        let mut input = input;
+        if let Some(bytes) = stdin {
+            let _ = input.write_all(&bytes).await;
+        }
+    });
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), stderr.next_line())
+        .await
+        .expect("a first line")
+        .expect("read")
+        .expect("a line");
+    let id = line
+        .split("payload ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the payload id")
+        .to_owned();
+    let api = s.api(false);
+    let started = Instant::now();
+    while api.parts(&id, 1).await.expect("parts").uploaded.len() < parts {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no parts arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The rest of stderr, for the test's asserts.
+    child.stderr = None;
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    (child, id, line)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_while_uploaded_or_an_interrupted_stream_is_aborted_not_completed() {
+    let s = Stack::start(|_| {}).await;
+    // A file changed in place part-way: the command notices (size or modification time), aborts
+    // the upload and exits 4; nothing is completed.
+    let (file, _) = generated_file(s.dir.path(), "changing.bin", 24 * MIN_PART_SIZE).await;
+    let (child, id, _) = upload_in_flight(&s, &["upload", &file, "--parallel", "1"], None, 2).await;
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .expect("open");
+        f.seek(SeekFrom::Start(20 * MIN_PART_SIZE)).expect("seek");
+        f.write_all(b"changed").expect("write");
+        f.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+            .expect("mtime");
+    }
+    let output = child.wait_with_output().await.expect("ran");
+    assert_eq!(output.status.code(), Some(4));
+    let record = s.ledger().get(&id).await.expect("ledger").expect("known");
+    assert_eq!(record.status, Status::Expired, "aborted");
+
+    // Standard input interrupted (SIGINT) part-way: it cannot be read again, so the upload is
+    // aborted before the command ends.
+    let bytes = testkit::pseudo_random(30 * MIN_PART_SIZE as usize, 5);
+    let (child, id, _) =
+        upload_in_flight(&s, &["upload", "-", "--parallel", "1"], Some(bytes), 2).await;
+    let pid = child.id().expect("running") as i32;
+    // SAFETY: kill only sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().await.expect("ran");
+    assert_eq!(output.status.code(), Some(1));
+    let record = s.ledger().get(&id).await.expect("ledger").expect("known");
+    assert_eq!(record.status, Status::Expired, "aborted");
 }

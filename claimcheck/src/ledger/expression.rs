@@ -56,6 +56,9 @@ impl Update {
         if let Some(error) = &changes.last_error {
             set("last_error", s(error));
         }
+        if let Some(at) = changes.completing_at {
+            set("completing_at", n(at));
+        }
         if let Some((owner, until)) = &changes.lease {
             set("lease_owner", s(owner));
             set("lease_expires_at", n(*until));
@@ -89,6 +92,9 @@ impl Update {
         }
         if changes.clear_last_error && changes.last_error.is_none() {
             removes.push("last_error");
+        }
+        if changes.clear_completing && changes.completing_at.is_none() {
+            removes.push("completing_at");
         }
         // Leaving `pending` leaves the sparse pending index (removing an absent attribute is
         // a no-op).

@@ -72,6 +72,9 @@ pub struct MultipartUpload {
     pub part_size: u64,
     /// How many parts, when the length was declared; `None` for a stream of unknown length.
     pub part_count: Option<u32>,
+    /// When a `POST /uploads/{id}/complete` claimed the completion (epoch ms): a second one,
+    /// even overlapping, finds the upload closed. Cleared again if S3 refuses to complete.
+    pub completing_at: Option<i64>,
 }
 
 impl MultipartUpload {
@@ -138,6 +141,11 @@ pub struct Changes {
     /// Atomically takes back one from `redrives` (a redrive whose send failed: the message
     /// never left the DLQ, so it does not count towards the limit).
     pub uncount_redrive: bool,
+    /// Claims the completion of the payload's multipart upload at this instant (epoch ms);
+    /// see [`MultipartUpload::completing_at`].
+    pub completing_at: Option<i64>,
+    /// Removes the completion claim (S3 refused to complete: the client may try again).
+    pub clear_completing: bool,
 }
 
 /// The DynamoDB item of a payload: one attribute per field, absent ones omitted. Times are
@@ -191,6 +199,8 @@ pub(super) struct LedgerItem {
     pub part_size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completing_at: Option<i64>,
     /// The TTL attribute ([`super::TTL_ATTRIBUTE`]), epoch seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
@@ -225,6 +235,7 @@ impl LedgerItem {
             upload_id: payload.multipart.as_ref().map(|m| m.upload_id.clone()),
             part_size: payload.multipart.as_ref().map(|m| m.part_size),
             part_count: payload.multipart.as_ref().and_then(|m| m.part_count),
+            completing_at: None,
             expires_at: Some(expires_at),
         }
     }
@@ -277,6 +288,7 @@ pub(super) fn decode(item: Item) -> Result<PayloadRecord, LedgerError> {
                 upload_id,
                 part_size,
                 part_count: stored.part_count,
+                completing_at: stored.completing_at,
             }),
             _ => None,
         },
@@ -308,6 +320,7 @@ mod tests {
                 upload_id: "u1".into(),
                 part_size: 5 << 20,
                 part_count: None,
+                completing_at: None,
             }),
         };
         let item = LedgerItem::pending(&payload, 1_000, 2)

@@ -94,6 +94,11 @@ pub enum StoreError {
     /// HTTP 412 `PreconditionFailed`).
     #[error("payload object {0} exists already")]
     AlreadyExists(PayloadPointer),
+    /// S3 refused the parts named to complete a multipart upload (`InvalidPart`,
+    /// `InvalidPartOrder` or `EntityTooSmall`): a part missing, sent again with other bytes,
+    /// or too small. Not transient: the list must change.
+    #[error("S3 refused the parts of the multipart upload: {0}")]
+    InvalidParts(String),
     /// The source needs more than S3's limit of 10 000 parts of the configured part size.
     #[error("payload is larger than {MAX_PARTS} parts of {part_size} bytes")]
     TooLarge {

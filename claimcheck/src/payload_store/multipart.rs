@@ -128,8 +128,9 @@ impl PayloadStore {
     ///
     /// # Errors
     /// [`StoreError::AlreadyExists`] when an object has the key already (S3's 412),
-    /// [`StoreError::NotFound`] when the upload is gone (completed or aborted), other
-    /// [`StoreError`]s from S3 (such as `InvalidPart`).
+    /// [`StoreError::NotFound`] when the upload is gone (completed or aborted),
+    /// [`StoreError::InvalidParts`] when S3 refuses the parts (`InvalidPart`,
+    /// `InvalidPartOrder`, `EntityTooSmall`), other [`StoreError`]s from S3.
     pub async fn complete_multipart_upload(
         &self,
         object: &PayloadPointer,
@@ -146,25 +147,18 @@ impl PayloadStore {
             })
             .collect();
         let out = self
-            .s3
-            .complete_multipart_upload()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .if_none_match("*")
-            .send()
+            .send_complete(object, upload_id, parts, Some("*"))
             .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if SdkFailure::of(&e).status == Some(412) => {
-                Err(StoreError::AlreadyExists(object.clone()))
+        let Err(e) = out else {
+            return Ok(());
+        };
+        let failure = SdkFailure::of(&e);
+        match (failure.status, failure.code.as_deref()) {
+            (Some(412), _) => Err(StoreError::AlreadyExists(object.clone())),
+            (_, Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall")) => {
+                Err(StoreError::InvalidParts(failure.message))
             }
-            Err(e) => Err(StoreError::from_sdk("CompleteMultipartUpload", object, e)),
+            _ => Err(StoreError::from_sdk("CompleteMultipartUpload", object, e)),
         }
     }
 
@@ -191,6 +185,38 @@ impl PayloadStore {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl PayloadStore {
+    /// `CompleteMultipartUpload` of `parts`, with `If-None-Match` when given: the one call
+    /// behind both the store's own multipart puts and the API's completions.
+    pub(super) async fn send_complete(
+        &self,
+        object: &PayloadPointer,
+        upload_id: &str,
+        parts: Vec<S3CompletedPart>,
+        if_none_match: Option<&str>,
+    ) -> Result<
+        aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput,
+        aws_sdk_s3::error::SdkError<
+            aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError,
+            aws_sdk_s3::config::http::HttpResponse,
+        >,
+    > {
+        self.s3
+            .complete_multipart_upload()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .set_if_none_match(if_none_match.map(str::to_owned))
+            .send()
+            .await
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::{CompletedPart, ServerSideEncryption};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
@@ -258,17 +258,7 @@ impl PayloadStore {
         parts: Vec<CompletedPart>,
     ) -> Result<Option<String>, StoreError> {
         let output = self
-            .s3
-            .complete_multipart_upload()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
+            .send_complete(object, upload_id, parts, None)
             .await
             .map_err(|e| StoreError::from_sdk("CompleteMultipartUpload", object, e))?;
         Ok(output.e_tag)
@@ -277,16 +267,8 @@ impl PayloadStore {
     /// Best effort: a failed abort is logged; the bucket's lifecycle rule for incomplete
     /// multipart uploads is the backstop.
     async fn abort(&self, object: &PayloadPointer, upload_id: &str) {
-        let aborted = self
-            .s3
-            .abort_multipart_upload()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(upload_id)
-            .send()
-            .await;
+        let aborted = self.abort_multipart_upload(object, upload_id).await;
         if let Err(e) = aborted {
-            let e = StoreError::from_sdk("AbortMultipartUpload", object, e);
             tracing::warn!(%object, error = %e, "could not abort a failed multipart upload");
         }
     }

@@ -48,8 +48,9 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub api_authorization: Option<AuthMode>,
     /// Under AWS_IAM: the credentials the API accepts, a JSON list of
-    /// `{"access_key_id", "secret_access_key", "user_arn"}` (default: the local endpoint's
-    /// standard test credentials, `testing`/`testing`, as
+    /// `{"access_key_id", "secret_access_key", "session_token", "user_arn"}` (`session_token`
+    /// for temporary credentials only; default: the local endpoint's standard test
+    /// credentials, `testing`/`testing` with session token `testing`, as
     /// arn:aws:iam::123456789012:user/claimcheck-local).
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,

@@ -27,7 +27,7 @@ pub struct Args {
     /// already holds are checked against the file and not sent again.
     #[arg(long, value_name = "ID")]
     pub resume: Option<String>,
-    /// Parts of a multipart upload in flight at once (memory: about part size × N).
+    /// Parts of a multipart upload in flight at once, 1 to 32 (memory: about part size × N).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallel: u16,
 }
@@ -49,6 +49,13 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     if let Some(id) = &resume {
         uuid::Uuid::try_parse(id)
             .map_err(|_| CliError::Usage(format!("--resume {id:?}: not a payload id")))?;
+        // What was announced when the upload started stays: a flag that would do nothing is
+        // refused, not ignored.
+        if content_type.is_some() || !metadata.is_empty() {
+            return Err(CliError::Usage(
+                "--resume keeps the content type and metadata announced when the upload started: leave out --content-type and --metadata".into(),
+            ));
+        }
     }
     if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err(CliError::Usage(
@@ -65,30 +72,70 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         resume,
         parallel: usize::from(parallel),
     };
+    crate::interrupt::install();
     let bars = progress::Bars::new(out.quiet);
-    let mut uploaded: Vec<Uploaded> = Vec::new();
-    let mut first_error = None;
+    let several = files.len() > 1;
+    let mut answers: Vec<FileAnswer> = Vec::new();
+    let mut first_failure: Option<CliError> = None;
     for file in &files {
+        let name = file.display().to_string();
         match transfer::upload(&api, http, file, &options, &bars).await {
             Ok(done) => {
+                // Each id as soon as its file is done (an interrupted command has printed the
+                // ids of the files it finished); `--json` prints one document at the end.
                 if !out.json {
-                    eprintln!("uploaded {} ({} bytes)", file.display(), done.size);
+                    eprintln!("uploaded {name} ({} bytes)", done.size);
+                    out.emit(&done, || vec![done.id.clone()]);
                 }
-                uploaded.push(done);
+                answers.push(FileAnswer::Uploaded { file: name, done });
             }
-            // With several files, one failure does not stop the others: each is reported,
-            // and the command fails with the first.
-            Err(e) if files.len() > 1 => {
-                eprintln!("claimcheck: {}: {e}", file.display());
-                first_error.get_or_insert(e);
+            // With several files, one failure does not stop the others: each is reported as
+            // it happens, and the command fails with the first one's exit code.
+            Err(e) if several => {
+                eprintln!("claimcheck: {name}: {e}");
+                answers.push(FileAnswer::Failed {
+                    file: name,
+                    error: e.to_string(),
+                    exit_code: e.exit_code(),
+                });
+                first_failure.get_or_insert(e);
             }
             Err(e) => return Err(e),
         }
     }
-    let ids = || uploaded.iter().map(|u| u.id.clone()).collect();
-    match uploaded.as_slice() {
-        [one] if files.len() == 1 => out.emit(one, ids),
-        _ => out.emit(&uploaded, ids),
+    if out.json {
+        match answers.as_slice() {
+            [FileAnswer::Uploaded { done, .. }] if !several => out.emit(done, Vec::new),
+            _ => out.emit(&answers, Vec::new),
+        }
     }
-    first_error.map_or(Ok(()), Err)
+    match first_failure {
+        None => Ok(()),
+        Some(first) => Err(CliError::SomeFiles {
+            failed: answers
+                .iter()
+                .filter(|a| matches!(a, FileAnswer::Failed { .. }))
+                .count(),
+            total: files.len(),
+            exit_code: first.exit_code(),
+        }),
+    }
+}
+
+/// One file's outcome in `--json` output of a several-file command.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum FileAnswer {
+    /// `{"file", "id", "size", "sha256"}`.
+    Uploaded {
+        file: String,
+        #[serde(flatten)]
+        done: Uploaded,
+    },
+    /// `{"file", "error", "exit_code"}`.
+    Failed {
+        file: String,
+        error: String,
+        exit_code: u8,
+    },
 }

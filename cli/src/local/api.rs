@@ -50,12 +50,38 @@ pub struct ApiHandlers {
 /// Serves until the task is dropped or aborted. (axum's server backs off when `accept` fails,
 /// instead of spinning.)
 pub async fn serve(listener: TcpListener, handlers: Arc<ApiHandlers>) {
+    use Function::{PresignDownload, PresignUpload};
     let app = Router::new()
-        .route("/uploads", post(upload).fallback(no_route))
-        .route("/uploads/{id}", delete(abort).fallback(no_route))
-        .route("/uploads/{id}/parts", get(parts).fallback(no_route))
-        .route("/uploads/{id}/complete", post(complete).fallback(no_route))
-        .route("/payloads/{id}", get(payload).fallback(no_route))
+        .route(
+            "/uploads",
+            post(to(("POST /uploads", Route::Upload, PresignUpload))).fallback(no_route),
+        )
+        .route(
+            "/uploads/{id}",
+            delete(to(("DELETE /uploads/{id}", Route::Upload, PresignUpload))).fallback(no_route),
+        )
+        .route(
+            "/uploads/{id}/parts",
+            get(to((
+                "GET /uploads/{id}/parts",
+                Route::Upload,
+                PresignUpload,
+            )))
+            .fallback(no_route),
+        )
+        .route(
+            "/uploads/{id}/complete",
+            post(to((
+                "POST /uploads/{id}/complete",
+                Route::Upload,
+                PresignUpload,
+            )))
+            .fallback(no_route),
+        )
+        .route(
+            "/payloads/{id}",
+            get(to(("GET /payloads/{id}", Route::Read, PresignDownload))).fallback(no_route),
+        )
         .route("/.well-known/jwks.json", get(jwks).fallback(no_route))
         .route(
             "/.well-known/openid-configuration",
@@ -80,14 +106,37 @@ enum Function {
     PresignDownload,
 }
 
-/// One of the API's routes, as API Gateway runs it: `route_key` authorized as `route`, the
-/// request handed to `function` with the `{id}` path parameter when the route has one.
+/// A route as API Gateway knows it: its route key, its authorization, its function.
+type RouteSpec = (&'static str, Route, Function);
+
+/// What an axum handler of a route answers with.
+type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// The axum handler of `spec` ([`dispatch`]).
+fn to(
+    spec: RouteSpec,
+) -> impl Fn(State<Arc<ApiHandlers>>, ConnectInfo<SocketAddr>, AxumRequest) -> Answer
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(handlers), ConnectInfo(peer), request| {
+        Box::pin(async move { dispatch(handlers, request, peer, spec).await })
+    }
+}
+
+/// One of the API's routes, as API Gateway runs it: the route key authorized as its route,
+/// the request handed to its function with the `{id}` path parameter when the route has one.
 async fn dispatch(
-    handlers: &ApiHandlers,
+    handlers: Arc<ApiHandlers>,
     request: AxumRequest,
     peer: SocketAddr,
-    (route_key, route, function): (&'static str, Route, Function),
+    (route_key, route, function): RouteSpec,
 ) -> Response {
+    // axum routes HEAD to GET handlers; API Gateway's GET routes do not.
+    if request.method() == Method::HEAD {
+        return no_route(State(handlers), request).await;
+    }
     let origin = request.headers().get(header::ORIGIN).cloned();
     // The raw `{id}` segment, as API Gateway passes it: the handler validates it.
     let parameters = match route_key.contains("{id}") {
@@ -98,7 +147,7 @@ async fn dispatch(
         }
         false => HashMap::new(),
     };
-    let mut response = match lambda_request(handlers, request, route_key, route, peer, parameters)
+    let mut response = match lambda_request(&handlers, request, route_key, route, peer, parameters)
         .await
     {
         Ok(request) => answer(
@@ -114,71 +163,6 @@ async fn dispatch(
     };
     handlers.cors.decorate(origin.as_ref(), &mut response);
     response
-}
-
-async fn upload(
-    State(handlers): State<Arc<ApiHandlers>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: AxumRequest,
-) -> Response {
-    let route = ("POST /uploads", Route::Upload, Function::PresignUpload);
-    dispatch(&handlers, request, peer, route).await
-}
-
-async fn parts(
-    State(handlers): State<Arc<ApiHandlers>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: AxumRequest,
-) -> Response {
-    // axum routes HEAD to GET handlers; API Gateway's GET routes do not.
-    if request.method() == Method::HEAD {
-        return no_route(State(handlers), request).await;
-    }
-    let route = (
-        "GET /uploads/{id}/parts",
-        Route::Upload,
-        Function::PresignUpload,
-    );
-    dispatch(&handlers, request, peer, route).await
-}
-
-async fn complete(
-    State(handlers): State<Arc<ApiHandlers>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: AxumRequest,
-) -> Response {
-    let route = (
-        "POST /uploads/{id}/complete",
-        Route::Upload,
-        Function::PresignUpload,
-    );
-    dispatch(&handlers, request, peer, route).await
-}
-
-async fn abort(
-    State(handlers): State<Arc<ApiHandlers>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: AxumRequest,
-) -> Response {
-    let route = (
-        "DELETE /uploads/{id}",
-        Route::Upload,
-        Function::PresignUpload,
-    );
-    dispatch(&handlers, request, peer, route).await
-}
-
-async fn payload(
-    State(handlers): State<Arc<ApiHandlers>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: AxumRequest,
-) -> Response {
-    // axum routes HEAD to GET handlers; API Gateway's route `GET /payloads/{id}` does not.
-    if request.method() == Method::HEAD {
-        return no_route(State(handlers), request).await;
-    }
-    let route = ("GET /payloads/{id}", Route::Read, Function::PresignDownload);
-    dispatch(&handlers, request, peer, route).await
 }
 
 /// The local issuer's JWKS (under `JWT` authorization; no such route otherwise).

@@ -198,7 +198,7 @@ fn public_reason(status: Status, last_error: Option<&str>) -> Option<String> {
         Status::Quarantined | Status::Expired => return last_error.map(str::to_owned),
         Status::Failed => "processing failed; it will be retried",
         Status::Dead => {
-            "processing failed repeatedly; the payload waits in the dead-letter queue for an operator"
+            "processing failed and the payload was parked: it waits in the dead-letter queue for an operator"
         }
         Status::Pending | Status::Queued | Status::Processing | Status::Done | Status::Redriven => {
             return None;

@@ -18,7 +18,8 @@
 //! (`invalid_part_number`, `invalid_parts`, `etag_mismatch`, `part_size_mismatch`,
 //! `content_length_mismatch`, `content_length_too_large`, `missing_sha256`, `sha256_mismatch`,
 //! `invalid_sha256`, bad JSON), 404 (`not_found`), 409 (`not_multipart`: a single-PUT payload;
-//! `upload_closed`: completed, aborted or expired), 500.
+//! `upload_closed`: completed — or being completed —, aborted or expired; `parts_changed`: a
+//! part was sent again while completing), 500.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +28,9 @@ use claimcheck::api::{
     UploadTicket,
 };
 use claimcheck::http_api::{ApiError, json_body, parse_json};
-use claimcheck::ledger::{Changes, MultipartUpload, NewPayload, PayloadRecord, Status, Step};
+use claimcheck::ledger::{
+    Changes, MultipartUpload, NewPayload, PayloadRecord, Status, Step, Transition,
+};
 use claimcheck::multipart::{CompletionError, PartPlan, check_completion};
 pub use claimcheck::multipart::{MAX_OBJECT_SIZE, MAX_PART_SIZE, MIN_PART_SIZE};
 use claimcheck::principal::is_owner;
@@ -63,6 +66,7 @@ pub(crate) async fn open(
         upload_id: upload_id.clone(),
         part_size: plan.part_size,
         part_count: plan.part_count(),
+        completing_at: None,
     });
     let urls = part_urls(deps, &id, &payload.object, &upload_id, &plan, 1).await;
     let recorded = match urls {
@@ -158,10 +162,13 @@ pub(crate) async fn complete(
         .map_err(|e| store_failure(id, e))?;
     let size = check_completion(&plan, &body.parts, &stored).map_err(completion_error)?;
     validate_length(size, deps.settings.max_size)?;
-    // The ledger first: once S3 completes, the producer compares the object with it.
+    // The ledger first: once S3 completes, the producer compares the object with it. The
+    // write also claims the completion (conditional on the item as read): of two completes,
+    // even overlapping ones, exactly one goes on; the other finds the upload closed.
     let changes = Changes {
         size: Some(size),
         sha256: sha256.clone(),
+        completing_at: Some(deps.ledger.now()),
         ..Changes::default()
     };
     let recorded = deps
@@ -172,13 +179,28 @@ pub(crate) async fn complete(
             tracing::error!(payload_id = %id, error = %e, "could not record the completed size");
             ApiError::internal()
         })?;
-    if !recorded.is_applied() {
+    let Transition::Applied(claimed) = recorded else {
         return Err(closed(id));
-    }
-    deps.store
+    };
+    let completed = deps
+        .store
         .complete_multipart_upload(&record.object, &upload.upload_id, &body.parts)
-        .await
-        .map_err(|e| store_failure(id, e))?;
+        .await;
+    if let Err(e) = completed {
+        // S3 did not complete it: the claim is released, so the client may try again.
+        let release = Changes {
+            clear_completing: true,
+            ..Changes::default()
+        };
+        if let Err(release) = deps
+            .ledger
+            .update_if_unchanged(id, Status::Pending, claimed.updated_at, &release)
+            .await
+        {
+            tracing::warn!(payload_id = %id, error = %release, "could not release the completion claim; the upload's window will close it");
+        }
+        return Err(store_failure(id, e));
+    }
     tracing::info!(payload_id = %id, size, parts = body.parts.len(), "multipart upload completed");
     Ok(UploadState::new(id, Status::Pending, size, sha256))
 }
@@ -215,7 +237,12 @@ pub(crate) async fn abort(
         return Err(closed(id));
     }
     tracing::info!(payload_id = %id, "multipart upload aborted");
-    Ok(UploadState::new(id, Status::Expired, record.size, None))
+    Ok(UploadState::new(
+        id,
+        Status::Expired,
+        record.size,
+        record.sha256,
+    ))
 }
 
 /// The caller's own payload, uploaded in parts and still open.
@@ -298,8 +325,10 @@ fn first_part(request: &Request, plan: &PartPlan) -> Result<u32, ApiError> {
     let Some(raw) = query.and_then(|q| q.first("from")) else {
         return Ok(1);
     };
+    // Digits only: `+1` and the like are refused, as the API document's pattern says.
+    let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
     match raw.parse::<u32>() {
-        Ok(from) if (1..=last).contains(&from) => Ok(from),
+        Ok(from) if digits && (1..=last).contains(&from) => Ok(from),
         _ => Err(ApiError::bad_request(
             "invalid_part_number",
             format!("from must be a part number from 1 to {last}, not {raw:?}"),
@@ -318,12 +347,18 @@ fn completion_error(error: CompletionError) -> ApiError {
 }
 
 /// An S3 failure: the upload gone (completed or aborted) or the key taken is the client's
-/// `409 upload_closed`; anything else a logged `500`.
+/// `409 upload_closed`; parts that changed since they were checked (S3's `InvalidPart`: a part
+/// sent again meanwhile) a `409 parts_changed`; anything else a logged `500`.
 fn store_failure(id: &str, error: claimcheck::StoreError) -> ApiError {
     match error {
         claimcheck::StoreError::NotFound(_) | claimcheck::StoreError::AlreadyExists(_) => {
             closed(id)
         }
+        claimcheck::StoreError::InvalidParts(_) => ApiError::new(
+            409,
+            "parts_changed",
+            "a part changed while the upload was being completed: ask GET /uploads/{id}/parts for the parts S3 holds and complete again",
+        ),
         other => {
             tracing::error!(payload_id = %id, error = %other, "S3 failed during a multipart upload");
             ApiError::internal()

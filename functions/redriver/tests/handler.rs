@@ -637,6 +637,7 @@ async fn reconcile_aborts_an_abandoned_multipart_upload() {
                 upload_id: upload_id.clone(),
                 part_size: 5 << 20,
                 part_count: None,
+                completing_at: None,
             }),
         })
         .await
