@@ -1,5 +1,5 @@
 """The local AWS endpoint for tests and local mode: moto's server (what `moto_server` runs),
-with two corrections.
+with three corrections.
 
 DynamoDB applies a conditional write atomically: of two concurrent writes to one item whose
 condition only one can satisfy, exactly one succeeds. moto's server is threaded and its
@@ -12,6 +12,13 @@ long polls must not block other requests).
 S3's ListParts answers `<ListPartsResult>` (the S3 API Reference's response syntax); moto
 5.2.5 names the root `<ListPartsResponse>`, which the AWS SDKs that check the root element
 (the Rust SDK does) refuse as unparseable. The root is renamed here, nothing else.
+
+CompleteMultipartUpload in moto 5.2.5 builds the object in memory three times over (the parts
+joined, a checksum builder's own copy even without a checksum, and the joined bytes copied), so
+a 6 GiB upload needs some 18 GiB of RAM; S3 needs none. Without a checksum algorithm (claimcheck
+sets none), the parts are written here one at a time into the new object's own spooled file,
+with moto's checks kept (each part present with its ETag, every part but the last at least
+5 MiB, at least one part) and the same multipart ETag.
 
 With `CLAIMCHECK_CALL_LOG` naming a file, every request is also logged there, one JSON line
 per IAM action it needs (one, except CopyObject/UploadPartCopy, which also read their source,
@@ -327,6 +334,68 @@ def correct_list_parts():
     S3Response.list_parts = list_parts
 
 
+def stream_completed_uploads():
+    """Completes multipart uploads part by part on disk (see the docstring)."""
+    import hashlib
+    import tempfile
+
+    from moto.s3 import models
+    from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
+
+    class JoinedParts:
+        """The parts of a completed upload, standing in for its bytes until written: their
+        files, taken from the parts (moto disposes of the parts as soon as it completes)."""
+
+        def __init__(self, parts):
+            self.size = sum(part.contentsize for part in parts)
+            self.files = []
+            for part in parts:
+                with part.lock:
+                    self.files.append(part._value_buffer)
+                    part._value_buffer = tempfile.SpooledTemporaryFile(part._max_buffer_size)
+
+        def __len__(self):
+            return self.size
+
+    original_complete = models.FakeMultipart.complete
+
+    def complete(self, body):
+        if self.metadata.get("x-amz-checksum-algorithm"):
+            return original_complete(self, body)
+        parts, md5s, last = [], bytearray(), None
+        for number, etag in body:
+            part = self.parts.get(number)
+            if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
+                raise InvalidPart()
+            if last is not None and last.contentsize < models.S3_UPLOAD_PART_MIN_SIZE:
+                raise EntityTooSmall()
+            md5s.extend(bytes.fromhex(part.etag.replace('"', "")))
+            parts.append(part)
+            last = part
+        if not parts:
+            raise MalformedXML
+        return JoinedParts(parts), f"{hashlib.md5(bytes(md5s)).hexdigest()}-{len(parts)}", None
+
+    value_property = models.FakeKey.value
+
+    def set_value(self, new_value):
+        if not isinstance(new_value, JoinedParts):
+            return value_property.fset(self, new_value)
+        self._value_buffer.seek(0)
+        self._value_buffer.truncate()
+        size = 0
+        for part in new_value.files:
+            part.seek(0)
+            while chunk := part.read(1 << 20):
+                self._value_buffer.write(chunk)
+                size += len(chunk)
+            part.close()
+        self.contentsize = size
+
+    models.FakeMultipart.complete = complete
+    models.FakeKey.value = value_property.setter(set_value)
+
+
 def main():
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -334,6 +403,7 @@ def main():
 
     host, port = sys.argv[1], int(sys.argv[2])
     correct_list_parts()
+    stream_completed_uploads()
     app = DomainDispatcherApplication(create_backend_app)
     dynamodb = threading.Lock()
 
