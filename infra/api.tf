@@ -101,13 +101,19 @@ resource "aws_apigatewayv2_stage" "default" {
       status    = "$context.status"
       latency   = "$context.responseLatency"
       error     = "$context.integrationErrorMessage"
+      # Who called: the IAM principal (AWS_IAM) or the token's issuer and subject (JWT).
+      userArn = "$context.identity.userArn"
+      issuer  = "$context.authorizer.claims.iss"
+      subject = "$context.authorizer.claims.sub"
     })
   }
 }
 
+# One permission per route; a function serving several routes gets several statements, each
+# with its own id (Lambda refuses a statement id twice on one function).
 resource "aws_lambda_permission" "api_invokes" {
   for_each      = local.routes
-  statement_id  = "AllowApiGateway"
+  statement_id  = "AllowApiGateway-${trim(replace(each.key, "/[^A-Za-z0-9]+/", "-"), "-")}"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.function[each.value].function_name
   principal     = "apigateway.amazonaws.com"

@@ -2,6 +2,8 @@ resource "aws_dynamodb_table" "ledger" {
   name         = "${var.name}-ledger"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "id"
+  # The record of every payload: not deleted by a stray destroy (ledger_deletion_protection).
+  deletion_protection_enabled = var.ledger_deletion_protection
 
   attribute {
     name = "id"

@@ -56,3 +56,15 @@ output "function_names" {
   description = "Each function's Lambda name, by function."
   value       = { for name, function in aws_lambda_function.function : name => function.function_name }
 }
+
+output "arns" {
+  description = "The stack's ARNs, for policies, dashboards and alarms elsewhere: bucket, work queue, DLQ, ledger table, API, and each function."
+  value = {
+    bucket    = aws_s3_bucket.payloads.arn
+    queue     = aws_sqs_queue.work.arn
+    dlq       = aws_sqs_queue.dlq.arn
+    table     = aws_dynamodb_table.ledger.arn
+    api       = aws_apigatewayv2_api.http.arn
+    functions = { for name, function in aws_lambda_function.function : name => function.arn }
+  }
+}

@@ -7,6 +7,16 @@ resource "aws_sqs_queue" "dlq" {
   message_retention_seconds = var.dlq_retention_seconds
   sqs_managed_sse_enabled   = var.kms_key_arn == null
   kms_master_key_id         = var.kms_key_arn
+
+  # A message moved to a standard queue's DLQ keeps its original enqueue timestamp, and
+  # retention counts from it (Amazon SQS Developer Guide, "Using dead-letter queues"): with
+  # equal retentions a message parked late in its life would expire from the DLQ at once.
+  lifecycle {
+    precondition {
+      condition     = var.dlq_retention_seconds > var.queue_retention_seconds
+      error_message = "dlq_retention_seconds must exceed queue_retention_seconds: a message moved to the DLQ keeps its original enqueue time, so the DLQ must keep messages longer than the work queue."
+    }
+  }
 }
 
 resource "aws_sqs_queue" "work" {

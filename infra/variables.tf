@@ -70,9 +70,9 @@ variable "max_receive_count" {
 }
 
 variable "queue_retention_seconds" {
-  description = "Work queue message retention."
+  description = "Work queue message retention (4 days, SQS's default; shorter than the DLQ's: a message moved to the DLQ keeps its original enqueue time)."
   type        = number
-  default     = 1209600
+  default     = 345600
   validation {
     condition     = var.queue_retention_seconds >= 60 && var.queue_retention_seconds <= 1209600
     error_message = "queue_retention_seconds must be from 60 to 1209600 (SQS's limits)."
@@ -80,7 +80,7 @@ variable "queue_retention_seconds" {
 }
 
 variable "dlq_retention_seconds" {
-  description = "DLQ message retention."
+  description = "DLQ message retention (14 days, SQS's longest); must exceed queue_retention_seconds."
   type        = number
   default     = 1209600
   validation {
@@ -259,6 +259,12 @@ variable "consumer_max_payload_bytes" {
     condition     = var.consumer_max_payload_bytes >= 0 && var.consumer_max_payload_bytes <= 5497558138880 && floor(var.consumer_max_payload_bytes) == var.consumer_max_payload_bytes
     error_message = "consumer_max_payload_bytes must be a whole number from 0 (no limit) to 5497558138880."
   }
+}
+
+variable "ledger_deletion_protection" {
+  description = "DynamoDB deletion protection on the ledger table (on: a `terraform destroy` or a console click cannot delete the record of every payload; turn it off first to tear the stack down)."
+  type        = bool
+  default     = true
 }
 
 variable "memory_mb" {

@@ -33,7 +33,7 @@ ENVIRONMENT = {
 }
 
 OUTPUTS = {"api_url", "api_authorization", "api_execution_arn", "upload_endpoint", "bucket",
-           "messages_prefix", "queue_url", "dlq_url", "table", "region", "function_names"}
+           "messages_prefix", "queue_url", "dlq_url", "table", "region", "function_names", "arns"}
 
 # Every "*" in an action, resource or principal of any policy document, with its reason; the
 # statement's document must also carry a "Wildcard justified:" comment.
@@ -198,6 +198,24 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         self.assertEqual(locals_()["timeouts"], "${merge(var.timeout_seconds, {consumer = var.consumer_timeout_seconds})}")
         self.assertGreaterEqual(evaluate(queue["visibility_timeout_seconds"]),
                                 6 * defaults_declared()["consumer_timeout_seconds"])
+
+    def test_the_dlq_keeps_messages_longer_than_the_work_queue(self):
+        """A message moved to the DLQ keeps its original enqueue time (AWS's guidance)."""
+        declared = defaults_declared()
+        self.assertGreater(declared["dlq_retention_seconds"], declared["queue_retention_seconds"])
+        dlq = resources("aws_sqs_queue")["dlq"]
+        conditions = [p["condition"] for p in blocks(blocks(dlq, "lifecycle")[0], "precondition")]
+        self.assertIn("${var.dlq_retention_seconds > var.queue_retention_seconds}", conditions)
+
+    def test_the_ledger_is_protected_from_deletion_and_arns_are_outputs(self):
+        table = resources("aws_dynamodb_table")["ledger"]
+        self.assertEqual(table["deletion_protection_enabled"], "${var.ledger_deletion_protection}")
+        self.assertIs(defaults_declared()["ledger_deletion_protection"], True)
+        arns = outputs()["arns"]["value"]
+        for name, reference in [("bucket", "aws_s3_bucket.payloads.arn"), ("queue", "aws_sqs_queue.work.arn"),
+                                ("dlq", "aws_sqs_queue.dlq.arn"), ("table", "aws_dynamodb_table.ledger.arn"),
+                                ("api", "aws_apigatewayv2_api.http.arn")]:
+            self.assertIn(reference, str(arns[name]), name)
 
     def test_payloads_outlive_every_message(self):
         declared = defaults_declared()
@@ -398,8 +416,18 @@ class Resources(unittest.TestCase):
         access = blocks(stage, "access_log_settings")[0]
         self.assertEqual(access["destination_arn"], "${aws_cloudwatch_log_group.api.arn}")
         self.assertTrue(access["format"].startswith("${jsonencode({"))
+        for field in ["$context.identity.userArn", "$context.authorizer.claims.sub"]:
+            self.assertIn(field, access["format"], "the access log records the caller")
         permission = resources("aws_lambda_permission")["api_invokes"]
         self.assertEqual(permission["principal"], "apigateway.amazonaws.com")
+        # Each route's statement id, as Terraform computes it: distinct on every function (Lambda
+        # refuses a statement id twice) and within Lambda's 100 characters of [A-Za-z0-9_-].
+        self.assertEqual(permission["statement_id"],
+                         'AllowApiGateway-${trim(replace(each.key, "/[^A-Za-z0-9]+/", "-"), "-")}')
+        import re
+        ids = ["AllowApiGateway-" + re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-") for key in locals_()["routes"]]
+        self.assertEqual(len(set(ids)), len(ids), ids)
+        self.assertTrue(all(re.fullmatch(r"[A-Za-z0-9_-]{1,100}", i) for i in ids), ids)
         self.assertTrue(permission["source_arn"].startswith("${aws_apigatewayv2_api.http.execution_arn}/*/"))
 
     def test_alarms(self):
