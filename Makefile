@@ -13,6 +13,9 @@ CALL_LOG := $(CURDIR)/.calls.jsonl
 # Every HTTP API response the handler tests checked: api/openapi.yaml must allow each one
 # (tests/api/test_contract.py).
 API_LOG := $(CURDIR)/.api-responses.jsonl
+# Every CloudWatch metric (EMF line) the handlers emitted in the tests: the dashboard and alarms
+# may name only metrics seen there (tests/infra/test_terraform.py).
+METRICS_LOG := $(CURDIR)/.metrics.jsonl
 FUNCTIONS := presign-upload presign-download producer consumer redriver
 # cargo-lambda's architecture flag: arm64, Terraform's default architecture (cargo-lambda adds
 # the aarch64 standard library with rustup itself); `make package ARCH=x86-64` for
@@ -66,8 +69,8 @@ library-check:
 	cargo package -p claimcheck --locked --no-verify --allow-dirty
 
 unit-and-integration: venv
-	rm -f $(CALL_LOG) $(API_LOG)
-	CLAIMCHECK_CALL_LOG=$(CALL_LOG) CLAIMCHECK_API_RESPONSES=$(API_LOG) $(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
+	rm -f $(CALL_LOG) $(API_LOG) $(METRICS_LOG)
+	CLAIMCHECK_CALL_LOG=$(CALL_LOG) CLAIMCHECK_API_RESPONSES=$(API_LOG) CLAIMCHECK_METRICS_LOG=$(METRICS_LOG) $(WITH_ENDPOINT) cargo test --workspace --locked 2>&1 | $(PYTHON) tests/test-summary.py
 
 ## The HTTP API against its OpenAPI document (api/openapi.yaml): every response the handler
 ## tests recorded, then schemathesis fuzzing local mode's real listener (a bounded number of
@@ -100,7 +103,7 @@ package-check: venv $(PACKAGE_VENV)/.installed qemu-arm64
 ## Terraform: fmt, checkov (zero failed checks) and the tests that parse the HCL, including
 ## each role's actions against the calls recorded above.
 infra-check:
-	CLAIMCHECK_CALL_LOG=$(CALL_LOG) tests/infra/check.sh
+	CLAIMCHECK_CALL_LOG=$(CALL_LOG) CLAIMCHECK_METRICS_LOG=$(METRICS_LOG) tests/infra/check.sh
 
 qemu-arm64:
 	@if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu/lib ]; then \
@@ -160,6 +163,8 @@ bench: venv $(PACKAGE_VENV)/.installed
 	@echo "== 2. payload store and consumer peak RSS"
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example consumer_rss -p consumer
+	@echo "== 8. the consumer on one core: a 5 GiB payload (the rate Terraform's consumer sizing assumes)"
+	CLAIMCHECK_BENCH_SIZES_MIB=5120 $(WITH_ENDPOINT) taskset -c 0 "$(TARGET_DIR)/release/examples/consumer_rss"
 	@echo "== 3. client CPU: 200 x 1 MiB send+receive+delete"
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example client_cpu -p claimcheck
 	$(WITH_ENDPOINT) $(PYTHON) tests/bench/client_cpu.py

@@ -20,7 +20,7 @@ resource "aws_lambda_function" "function" {
   architectures    = [var.architecture]
   filename         = "${var.lambda_zip_dir}/${each.key}/bootstrap.zip"
   source_code_hash = filebase64sha256("${var.lambda_zip_dir}/${each.key}/bootstrap.zip")
-  memory_size      = var.memory_mb[each.key]
+  memory_size      = local.memories[each.key]
   timeout          = local.timeouts[each.key]
 
   environment {
@@ -38,12 +38,20 @@ resource "aws_lambda_function" "function" {
 
   # The log group exists (with its retention) before the first invocation could create it.
   depends_on = [aws_cloudwatch_log_group.function]
+
+  lifecycle {
+    # The consumer must be able to finish the largest payload it accepts (consumer.tf).
+    precondition {
+      condition     = each.key != "consumer" || local.largest_payload_bytes <= local.consumer_streamable_bytes
+      error_message = "The consumer cannot stream the largest payload it accepts (${local.largest_payload_bytes} bytes) within its timeout: at ${local.consumer_memory_mb} MB it streams about ${local.consumer_bytes_per_second} bytes/s, so ${local.consumer_timeout_seconds} s holds ${local.consumer_streamable_bytes} bytes. Raise consumer_timeout_seconds (at most 900) or consumer_memory_mb, lower max_upload_bytes, or set consumer_max_payload_bytes to at most ${local.consumer_streamable_bytes} so larger payloads are parked."
+    }
+  }
 }
 
 resource "aws_lambda_event_source_mapping" "consumer" {
   event_source_arn                   = aws_sqs_queue.work.arn
   function_name                      = aws_lambda_function.function["consumer"].arn
-  batch_size                         = var.batch_size
+  batch_size                         = local.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
   scaling_config {
@@ -55,11 +63,11 @@ resource "aws_lambda_event_source_mapping" "consumer" {
 
   lifecycle {
     precondition {
-      condition     = var.batch_size <= 10 || var.maximum_batching_window_seconds >= 1
+      condition     = local.batch_size <= 10 || var.maximum_batching_window_seconds >= 1
       error_message = "A batch_size over 10 needs maximum_batching_window_seconds of at least 1."
     }
     precondition {
-      condition     = !var.fifo || (var.batch_size <= 10 && var.maximum_batching_window_seconds == 0)
+      condition     = !var.fifo || (local.batch_size <= 10 && var.maximum_batching_window_seconds == 0)
       error_message = "A FIFO queue's event source mapping takes at most 10 records and no batching window."
     }
   }

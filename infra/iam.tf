@@ -246,15 +246,16 @@ data "aws_iam_policy_document" "redriver" {
     actions   = ["s3:AbortMultipartUpload"]
     resources = [local.uploads_arn]
   }
+  # Listings read the status index (keys only), then the items with BatchGetItem.
   statement {
     sid       = "Ledger"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"]
     resources = [aws_dynamodb_table.ledger.arn]
   }
   statement {
     sid       = "LedgerStatusIndex"
     actions   = ["dynamodb:Query"]
-    resources = ["${aws_dynamodb_table.ledger.arn}/index/status-updated_at-index"]
+    resources = ["${aws_dynamodb_table.ledger.arn}/index/status_shard-updated_at-index"]
   }
   dynamic "statement" {
     for_each = local.kms

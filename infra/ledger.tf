@@ -10,7 +10,7 @@ resource "aws_dynamodb_table" "ledger" {
     type = "S"
   }
   attribute {
-    name = "status"
+    name = "status_shard"
     type = "S"
   }
   attribute {
@@ -26,12 +26,16 @@ resource "aws_dynamodb_table" "ledger" {
     type = "N"
   }
 
-  # Lists payloads by state, oldest change first: failed and stalled ones for the redriver.
+  # Lists payloads by state (failed, dead and stalled ones for the redriver and operators),
+  # oldest change first within a shard. Sparse: done and expired items carry no status_shard,
+  # so they leave the index. Sharded: status_shard = "<status>#<00-15>" (from the id's
+  # SHA-256), so no single state's partition takes every write. Keys only: listings read the
+  # items from the table (BatchGetItem).
   global_secondary_index {
-    name            = "status-updated_at-index"
-    hash_key        = "status"
+    name            = "status_shard-updated_at-index"
+    hash_key        = "status_shard"
     range_key       = "updated_at"
-    projection_type = "ALL"
+    projection_type = "KEYS_ONLY"
   }
 
   # Sparse: only pending payloads carry pending_owner (every transition removes it), so the

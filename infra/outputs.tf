@@ -68,3 +68,18 @@ output "arns" {
     functions = { for name, function in aws_lambda_function.function : name => function.arn }
   }
 }
+
+output "stack_name" {
+  description = "The stack's name: its resources' prefix and its metrics' stack dimension (`claimcheck stats` reads it)."
+  value       = var.name
+}
+
+output "dashboard_url" {
+  description = "The stack's CloudWatch dashboard."
+  value       = "https://${data.aws_region.current.region}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.region}#dashboards:name=${aws_cloudwatch_dashboard.stack.dashboard_name}"
+}
+
+output "alarm_topic_arn" {
+  description = "Where the alarms publish: the stack's own topic, or alarm_sns_topic_arn."
+  value       = local.alarm_actions[0]
+}

@@ -90,12 +90,22 @@ variable "dlq_retention_seconds" {
 }
 
 variable "consumer_timeout_seconds" {
-  description = "The consumer's Lambda timeout; the work queue's visibility timeout is six times this (AWS guidance)."
+  description = "The consumer's Lambda timeout; the work queue's visibility timeout is six times this (AWS guidance). Null (default): derived from the largest payload it must stream (consumer.tf): room for a batch of them, 60 to 900 s."
   type        = number
-  default     = 60
+  default     = null
   validation {
-    condition     = var.consumer_timeout_seconds >= 10 && var.consumer_timeout_seconds <= 900
+    condition     = var.consumer_timeout_seconds == null || (coalesce(var.consumer_timeout_seconds, 0) >= 10 && coalesce(var.consumer_timeout_seconds, 0) <= 900)
     error_message = "consumer_timeout_seconds must be from 10 to 900 (Lambda's limit; the consumer keeps a 5 s margin)."
+  }
+}
+
+variable "consumer_memory_mb" {
+  description = "The consumer's memory, which sets its share of a vCPU (1769 MB is one). Null (default): derived (consumer.tf): the smallest of 256, 512, 1024 and 1769 MB whose CPU share hashes as fast as one S3 GET stream delivers."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.consumer_memory_mb == null || (coalesce(var.consumer_memory_mb, 0) >= 128 && coalesce(var.consumer_memory_mb, 0) <= 10240)
+    error_message = "consumer_memory_mb must be from 128 to 10240 (Lambda's limits)."
   }
 }
 
@@ -216,11 +226,11 @@ variable "reconcile_schedule" {
 }
 
 variable "batch_size" {
-  description = "Records per consumer invocation."
+  description = "Records per consumer invocation (handled one after another). Null (default): derived (consumer.tf): as many of the largest payloads as fit in the consumer's timeout, 1 to 10."
   type        = number
-  default     = 10
+  default     = null
   validation {
-    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    condition     = var.batch_size == null || (coalesce(var.batch_size, 0) >= 1 && coalesce(var.batch_size, 0) <= 10000)
     error_message = "batch_size must be from 1 to 10000 (above 10 needs maximum_batching_window_seconds >= 1)."
   }
 }
@@ -252,7 +262,7 @@ variable "delete_after_done" {
 }
 
 variable "consumer_max_payload_bytes" {
-  description = "The largest payload the consumer can stream within consumer_timeout_seconds at its memory (its measured rate times its timeout; see the README's limits). A larger payload is parked on its first attempt with that reason instead of timing out on every receive. 0: no limit."
+  description = "The largest payload the consumer processes; a larger one is parked on its first attempt with that reason instead of timing out on every receive. 0 (default): what the configured consumer can stream within its timeout (consumer.tf), which must cover max_upload_bytes. Set it below max_upload_bytes to accept larger uploads than the consumer handles (they are parked)."
   type        = number
   default     = 0
   validation {
@@ -268,18 +278,17 @@ variable "ledger_deletion_protection" {
 }
 
 variable "memory_mb" {
-  description = "Memory per function."
+  description = "Memory per function (the consumer's is consumer_memory_mb)."
   type        = map(number)
   default = {
     presign-upload   = 128
     presign-download = 128
     producer         = 128
-    consumer         = 256
     redriver         = 128
   }
   validation {
-    condition     = length(setsubtract(["presign-upload", "presign-download", "producer", "consumer", "redriver"], keys(var.memory_mb))) == 0
-    error_message = "memory_mb needs an entry for each of the five functions."
+    condition     = length(setsubtract(["presign-upload", "presign-download", "producer", "redriver"], keys(var.memory_mb))) == 0 && !contains(keys(var.memory_mb), "consumer")
+    error_message = "memory_mb needs an entry for presign-upload, presign-download, producer and redriver, and none for the consumer (its memory is consumer_memory_mb)."
   }
 }
 
@@ -439,7 +448,74 @@ variable "oldest_message_alarm_seconds" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic for alarm notifications; null sends none."
+  description = "An SNS topic of yours for alarm notifications (a standard topic; if encrypted, its KMS key must let cloudwatch.amazonaws.com use it). Null (default): the stack creates NAME-alarms, encrypted with a key of its own, and subscribes alarm_emails."
   type        = string
   default     = null
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be a standard SNS topic's ARN (CloudWatch alarms cannot publish to FIFO topics)."
+  }
+}
+
+variable "alarm_emails" {
+  description = "Email addresses subscribed to the stack's alarm topic (each confirms once, by the link AWS sends). Ignored when alarm_sns_topic_arn names your own topic."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for email in var.alarm_emails : can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", email))])
+    error_message = "alarm_emails must be email addresses."
+  }
+}
+
+variable "dlq_age_alarm_seconds" {
+  description = "Alarm when the oldest DLQ message is older than this (default a day): parked payloads wait for an operator, and the DLQ drops them after dlq_retention_seconds."
+  type        = number
+  default     = 86400
+  validation {
+    condition     = var.dlq_age_alarm_seconds >= 60 && var.dlq_age_alarm_seconds < 1209600
+    error_message = "dlq_age_alarm_seconds must be at least 60 and below 1209600 (and below dlq_retention_seconds, checked on the alarm)."
+  }
+}
+
+variable "api_5xx_alarm_percent" {
+  description = "Alarm when more than this percentage of API requests fail with a 5xx over 5 minutes (default 1)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.api_5xx_alarm_percent > 0 && var.api_5xx_alarm_percent <= 100
+    error_message = "api_5xx_alarm_percent must be above 0 and at most 100."
+  }
+}
+
+variable "api_p99_latency_alarm_ms" {
+  description = "Alarm when the API's p99 latency over 5 minutes exceeds this many milliseconds (default 1000; presigning takes a few)."
+  type        = number
+  default     = 1000
+  validation {
+    condition     = var.api_p99_latency_alarm_ms >= 10 && var.api_p99_latency_alarm_ms <= 30000
+    error_message = "api_p99_latency_alarm_ms must be from 10 to 30000 (API Gateway's integration timeout)."
+  }
+}
+
+variable "retried_alarm_percent" {
+  description = "Alarm when more than this percentage of the consumer's records are retried over 15 minutes (default 10): retries are not Lambda errors, so trouble would otherwise show only once the DLQ fills."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.retried_alarm_percent > 0 && var.retried_alarm_percent <= 100
+    error_message = "retried_alarm_percent must be above 0 and at most 100."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource, applied through the AWS provider's default_tags (resources may add their own)."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition = length(var.tags) <= 45 && alltrue([
+      for key, value in var.tags :
+      length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")
+    ])
+    error_message = "tags: at most 45 (AWS allows 50 per resource; some are the resources' own), keys of 1-128 characters not starting with aws:, values up to 256 characters."
+  }
 }

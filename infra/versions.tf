@@ -8,3 +8,12 @@ terraform {
     }
   }
 }
+
+# Every resource carries var.tags (cost allocation, ownership). This directory is a root
+# module (make deploy runs it); to use it as a child module instead, move this block to the
+# caller and pass the tags there.
+provider "aws" {
+  default_tags {
+    tags = var.tags
+  }
+}

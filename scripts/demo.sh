@@ -2,7 +2,8 @@
 # `make demo`: the whole pipeline on this machine. Runs under tests/with-endpoint.sh (which
 # starts the local AWS endpoint and sets AWS_ENDPOINT_URL), starts `claimcheck local`, uploads
 # sample files, follows each payload through the ledger, dead-letters a poison payload and
-# redrives it once its fault is cleared, downloads one back, and stops what it started.
+# redrives it once its fault is cleared, downloads one back, ends with `claimcheck stats`
+# (payloads by ledger state and the functions' metrics), and stops what it started.
 set -euo pipefail
 claimcheck=${1:?usage: demo.sh PATH-TO-claimcheck}
 source "$(dirname "${BASH_SOURCE[0]}")/lib/local-mode.sh"
@@ -100,4 +101,7 @@ cmp "$work/archive.bin" "$work/archive.copy" && echo "  identical"
 
 say "local mode's log (one line per event; no URLs, no payload bytes)"
 tail -n 12 "$work/local.log"
+
+say "claimcheck stats: payloads by ledger state, and the functions' CloudWatch metrics (EMF)"
+"$claimcheck" stats
 say "done: stopping local mode and the endpoint"

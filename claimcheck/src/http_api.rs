@@ -174,3 +174,21 @@ pub fn payload_id(raw: &str) -> Result<String, ApiError> {
     }
     Ok(id)
 }
+
+/// Counts one API answer in `metrics`: `served` once on success; on an error, `refused` under
+/// dimension `code` (the error's code) for a 4xx, `RequestsFailed` under `code` for a 5xx (the
+/// API's own failures, which API Gateway's `5xx` metric also shows).
+pub fn count_answer<T>(
+    metrics: &crate::metrics::Metrics,
+    served: &'static str,
+    refused: &'static str,
+    answer: &Result<T, ApiError>,
+) {
+    match answer {
+        Ok(_) => metrics.count(served, 1),
+        Err(error) if error.status >= 500 => {
+            metrics.count_by("RequestsFailed", "code", error.code, 1)
+        }
+        Err(error) => metrics.count_by(refused, "code", error.code, 1),
+    }
+}

@@ -25,6 +25,7 @@
 //! - `principal` (feature `http-api`): who calls the API, and who may read which payload;
 //! - `local_endpoint` (feature `provision`): what the local AWS endpoint leaves out;
 //! - [`processor`]: what a consumer does with each payload, and the verifying default;
+//! - [`metrics`]: CloudWatch metrics in the Embedded Metric Format, a line per flush;
 //! - [`sdk_config`]: the one SDK configuration every client shares.
 
 #![warn(missing_docs)]
@@ -43,6 +44,7 @@ pub mod ledger;
 #[cfg(feature = "provision")]
 pub mod local_endpoint;
 pub mod message_attributes;
+pub mod metrics;
 pub mod multipart;
 pub mod object_key;
 pub mod offload;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use claimcheck::PayloadPointer;
 use claimcheck::ledger::{Changes, Created, Ledger, NewPayload, Status, Transition};
 use testkit::endpoint;
@@ -240,33 +241,100 @@ async fn payloads_are_listed_by_state_page_by_page() {
             .await
             .expect("t"),
     );
-    let mut seen = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ledger
-            .list_by_status(Status::Pending, ledger.now(), 2, token)
-            .await
-            .expect("list");
-        seen.extend(page.records.into_iter().map(|r| r.id));
-        match page.next {
-            Some(next) => token = Some(next),
-            None => break,
+    // Every page of every shard: oldest first within a shard, so compared as sets.
+    let listed = |status: Status, before: i64| {
+        let ledger = ledger.clone();
+        async move {
+            let mut seen = Vec::new();
+            let mut token = None;
+            let mut pages = 0;
+            loop {
+                let page = ledger
+                    .list_by_status(status, before, 2, token)
+                    .await
+                    .expect("list");
+                pages += 1;
+                assert!(page.records.len() <= 2);
+                assert!(page.records.is_sorted_by_key(|r| r.updated_at));
+                seen.extend(page.records.into_iter().map(|r| r.id));
+                match page.next {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+            assert!(pages >= usize::from(claimcheck::ledger::STATUS_SHARDS));
+            seen.sort();
+            seen
         }
-    }
+    };
     assert_eq!(
-        seen,
+        listed(Status::Pending, ledger.now()).await,
         ["list-0", "list-1", "list-2", "list-3"],
-        "oldest first, queued one excluded"
+        "the queued one excluded"
     );
-    let early = ledger
-        .list_by_status(Status::Pending, ledger.now() - 3_500, 10, None)
-        .await
-        .expect("list");
+    assert_eq!(listed(Status::Queued, ledger.now()).await, ["list-4"]);
     assert_eq!(
-        early.records.len(),
-        2,
+        listed(Status::Pending, ledger.now() - 3_500).await,
+        ["list-0", "list-1"],
         "only those changed before the cut-off"
     );
+
+    // Sparse: a done payload leaves the index (its item loses the key), and asking for done
+    // payloads lists none.
+    applied(
+        ledger
+            .transition(
+                "list-4",
+                &[Status::Queued],
+                Status::Done,
+                &Changes::default(),
+            )
+            .await
+            .expect("t"),
+    );
+    let item = aws_sdk_dynamodb::Client::new(&aws.config)
+        .get_item()
+        .table_name(ledger.table())
+        .key("id", AttributeValue::S("list-4".into()))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("item");
+    assert!(!item.contains_key("status_shard"), "{item:?}");
+    assert!(listed(Status::Queued, ledger.now()).await.is_empty());
+    let done = ledger
+        .list_by_status(Status::Done, ledger.now(), 10, None)
+        .await
+        .expect("list");
+    assert!(done.records.is_empty() && done.next.is_none());
+}
+
+/// Ids spread evenly over the status index's shards, and each state keeps its own keys.
+#[test]
+fn status_shards_spread_ids_evenly() {
+    use claimcheck::ledger::{STATUS_SHARDS, status_shard};
+    let mut per_shard = std::collections::HashMap::new();
+    for _ in 0..3200 {
+        let id = uuid::Uuid::new_v4().to_string();
+        let key = status_shard(Status::Queued, &id).expect("listed");
+        assert!(key.starts_with("queued#"), "{key}");
+        assert_eq!(
+            status_shard(Status::Queued, &id),
+            Some(key.clone()),
+            "stable"
+        );
+        *per_shard.entry(key).or_insert(0u32) += 1;
+    }
+    assert_eq!(per_shard.len(), usize::from(STATUS_SHARDS));
+    // 200 expected per shard; a shard under 100 or over 300 would be a broken hash.
+    assert!(
+        per_shard.values().all(|n| (100..300).contains(n)),
+        "{per_shard:?}"
+    );
+    assert_eq!(status_shard(Status::Done, "x"), None);
+    assert_eq!(status_shard(Status::Expired, "x"), None);
+    assert!(status_shard(Status::Quarantined, "x").is_some());
 }
 
 /// The local endpoint, like DynamoDB within its deletion window, still returns items past

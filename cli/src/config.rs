@@ -84,6 +84,15 @@ pub struct Endpoints {
     /// wrote (never from Terraform's): used unless `AWS_ENDPOINT_URL` names another endpoint.
     #[arg(skip)]
     pub local_aws: Option<LocalAws>,
+    /// The stack's name (the metrics' `stack` dimension), from the outputs file's `stack_name`.
+    #[arg(skip)]
+    pub stack_name: Option<String>,
+    /// Where local mode writes its handlers' metrics (the outputs file's `metrics_log`).
+    #[arg(skip)]
+    pub metrics_log: Option<PathBuf>,
+    /// The deployed stack's CloudWatch dashboard (the outputs file's `dashboard_url`).
+    #[arg(skip)]
+    pub dashboard_url: Option<String>,
 }
 
 /// The local AWS endpoint and its credentials, as `claimcheck local` writes them into its
@@ -130,6 +139,11 @@ impl Endpoints {
         self.dlq_url = self.dlq_url.or_else(|| output("dlq_url"));
         self.table = self.table.or_else(|| output("table"));
         self.messages_prefix = self.messages_prefix.or_else(|| output("messages_prefix"));
+        self.stack_name = self.stack_name.or_else(|| output("stack_name"));
+        self.metrics_log = self
+            .metrics_log
+            .or_else(|| output("metrics_log").map(PathBuf::from));
+        self.dashboard_url = self.dashboard_url.or_else(|| output("dashboard_url"));
         if let (Some(endpoint_url), Some(access_key_id), Some(secret_access_key)) = (
             output("aws_endpoint_url"),
             output("aws_access_key_id"),

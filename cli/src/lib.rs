@@ -14,6 +14,7 @@ pub mod output;
 pub mod parts;
 pub mod progress;
 pub mod queue;
+pub mod stats;
 pub mod transfer;
 
 pub use error::CliError;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use claimcheck::ledger::{Ledger, PAGE_SIZE, PayloadRecord, Status};
+use claimcheck::ledger::{Ledger, PayloadRecord, Status};
 use serde::Serialize;
 
 use crate::CliError;
@@ -37,8 +37,9 @@ impl From<PayloadRecord> for FailedPayload {
     }
 }
 
-/// Payloads in the given states (default `dead` and `failed`), oldest change first, at most
-/// `limit`, paging through the ledger's status index.
+/// Payloads in the given states (default `dead` and `failed`), at most `limit`, each state's
+/// oldest change first, read through the ledger's status index shard by shard (when a state
+/// holds more than `limit`, which are shown follows the shards, not age).
 pub async fn failed(
     ledger: &Ledger,
     statuses: &[Status],
@@ -47,24 +48,17 @@ pub async fn failed(
     let mut found = Vec::new();
     let now = ledger.now();
     for status in statuses {
-        let mut start = None;
-        loop {
-            let page_size = (limit - found.len()).clamp(1, PAGE_SIZE as usize) as i32;
-            let page = ledger
-                .list_by_status(*status, now, page_size, start)
-                .await
-                .map_err(|e| CliError::Remote(e.to_string()))?;
-            found.extend(page.records.into_iter().map(FailedPayload::from));
-            if found.len() >= limit {
-                found.truncate(limit);
-                return Ok(found);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
-            }
+        let mut listed = ledger
+            .list_every(*status, now, limit - found.len())
+            .await
+            .map_err(|e| CliError::Remote(e.to_string()))?;
+        listed.sort_by_key(|r| r.updated_at);
+        found.extend(listed.into_iter().map(FailedPayload::from));
+        if found.len() >= limit {
+            break;
         }
     }
+    found.truncate(limit);
     Ok(found)
 }
 

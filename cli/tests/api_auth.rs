@@ -181,11 +181,11 @@ impl Api {
         let ledger = self.ledger();
         let mut ids = Vec::new();
         for status in Status::ALL {
-            let page = ledger
-                .list_by_status(status, i64::MAX, 100, None)
+            let listed = ledger
+                .list_every(status, i64::MAX, 1_000)
                 .await
                 .expect("list");
-            ids.extend(page.records.into_iter().map(|r| r.id));
+            ids.extend(listed.into_iter().map(|r| r.id));
         }
         ids.sort();
         ids

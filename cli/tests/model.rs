@@ -297,7 +297,12 @@ impl World {
         let deadline = SystemTime::now() + Duration::from_secs(60);
         let ran = dying(
             dies,
-            redriver::handle(&self.functions.redriver, request, deadline),
+            redriver::handle(
+                &self.functions.redriver,
+                &self.functions.redriver_metrics,
+                request,
+                deadline,
+            ),
         )
         .await;
         self.deaths += usize::from(ran.is_none());
@@ -415,13 +420,27 @@ impl World {
                 record.status
             );
             if !record.status.is_final() {
-                let indexed = self
-                    .ledger
-                    .list_by_status(record.status, self.ledger.now() + 1, 1_000, None)
+                // Its entry in the status index, under its own shard's key: what reconcile and
+                // `claimcheck failed` read.
+                let shard = claimcheck::ledger::status_shard(record.status, id)
+                    .expect("an open state is listed");
+                let indexed = aws_sdk_dynamodb::Client::new(&self.aws.config)
+                    .query()
+                    .table_name(self.ledger.table())
+                    .index_name(claimcheck::ledger::STATUS_INDEX)
+                    .key_condition_expression("status_shard = :shard")
+                    .expression_attribute_values(
+                        ":shard",
+                        aws_sdk_dynamodb::types::AttributeValue::S(shard),
+                    )
+                    .send()
                     .await
-                    .expect("status index");
+                    .expect("status index")
+                    .items
+                    .unwrap_or_default();
                 prop_assert!(
-                    indexed.records.iter().any(|r| &r.id == id),
+                    indexed.iter().any(|item| item.get("id")
+                        == Some(&aws_sdk_dynamodb::types::AttributeValue::S(id.clone()))),
                     "step {} ({:?}): payload {} ({}) is missing from the status index",
                     step,
                     action,

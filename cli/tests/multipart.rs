@@ -102,6 +102,7 @@ impl Stack {
             .args(args)
             .env("CLAIMCHECK_API_URL", &self.running.api_url)
             .env("CLAIMCHECK_API_AUTH", "AWS_IAM")
+            .env("CLAIMCHECK_TABLE", &self.running.stack.table)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -231,6 +232,48 @@ async fn files_and_standard_input_go_in_parts_through_the_pipeline_to_done() {
     let output = child.wait_with_output().await.expect("ran");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("standard input is empty"));
+
+    // `claimcheck stats`: the ledger by state, and the sums of what the handlers reported in
+    // their metrics (local mode's EMF log).
+    let log = s
+        .running
+        .metrics_log
+        .clone()
+        .expect("local mode writes a metrics log");
+    let log = log.display().to_string();
+    let stats = s
+        .claimcheck(
+            &[
+                "stats",
+                "--metrics-log",
+                &log,
+                "--stack",
+                &s.running.stack_name,
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(stats["ledger"]["done"], 3, "{stats}");
+    let total = |function: &str, metric: &str| {
+        stats["metrics"]["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .filter(|s| s["function"] == function && s["metric"] == metric)
+            .map(|s| s["total"].as_f64().expect("total"))
+            .sum::<f64>()
+    };
+    assert_eq!(total("consumer", "PayloadsDone"), 3.0, "{stats}");
+    assert_eq!(total("producer", "PayloadsQueued"), 3.0);
+    assert_eq!(total("presign-upload", "MultipartUploadsCompleted"), 2.0);
+    assert_eq!(total("presign-upload", "MultipartUploadsAborted"), 1.0);
+    assert_eq!(
+        total("consumer", "BytesProcessed"),
+        (12 * 1024 * 1024 + 1 + 1000 + bytes.len()) as f64
+    );
+    for function in ["presign-upload", "presign-download", "producer", "consumer"] {
+        assert_eq!(total(function, "ColdStart"), 1.0, "{function}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

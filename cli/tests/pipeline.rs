@@ -69,19 +69,8 @@ impl Processor for Faulty {
 }
 
 async fn count(ledger: &Ledger, status: Status) -> usize {
-    let mut total = 0;
-    let mut start = None;
-    loop {
-        let page = ledger
-            .list_by_status(status, ledger.now() + 60_000, 500, start)
-            .await
-            .expect("list");
-        total += page.records.len();
-        match page.next {
-            Some(next) => start = Some(next),
-            None => return total,
-        }
-    }
+    let counts = ledger.count_by_status().await.expect("count");
+    counts.get(status.as_str()).copied().unwrap_or(0) as usize
 }
 
 async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
@@ -223,9 +212,14 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
     // The fault is fixed: redrive brings every parked message back, checked.
     processor.poison_on.store(false, Ordering::SeqCst);
     let deadline = SystemTime::now() + Duration::from_secs(120);
-    let redrive = redriver::handle(&running.redriver, redriver::Request::default(), deadline)
-        .await
-        .expect("redrive");
+    let redrive = redriver::handle(
+        &running.redriver,
+        &running.redriver_metrics,
+        redriver::Request::default(),
+        deadline,
+    )
+    .await
+    .expect("redrive");
     let redriver::Report::Redrive(redrive) = redrive else {
         unreachable!()
     };
@@ -243,13 +237,19 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
 
     // The lost event: only reconcile finds that upload, once its URL has expired.
     tokio::time::sleep(settings.upload_url_lifetime).await;
-    let reconcile_request = || redriver::Request {
-        mode: redriver::Mode::Reconcile,
-        ..redriver::Request::default()
+    let run_reconcile = || {
+        let request = redriver::Request {
+            mode: redriver::Mode::Reconcile,
+            ..redriver::Request::default()
+        };
+        redriver::handle(
+            &running.redriver,
+            &running.redriver_metrics,
+            request,
+            deadline,
+        )
     };
-    let reconcile = redriver::handle(&running.redriver, reconcile_request(), deadline)
-        .await
-        .expect("reconcile");
+    let reconcile = run_reconcile().await.expect("reconcile");
     let redriver::Report::Reconcile(reconcile) = reconcile else {
         unreachable!()
     };
@@ -285,9 +285,7 @@ async fn five_hundred_uploads_survive_every_fault_exactly_once() {
     let expected: HashSet<String> = ids.iter().map(|id| format!("uploads/{id}")).collect();
     assert_eq!(keys, expected);
     // A second reconcile has nothing to do.
-    let again = redriver::handle(&running.redriver, reconcile_request(), deadline)
-        .await
-        .expect("reconcile");
+    let again = run_reconcile().await.expect("reconcile");
     let redriver::Report::Reconcile(again) = again else {
         unreachable!()
     };

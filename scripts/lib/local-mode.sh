@@ -4,7 +4,8 @@
 #
 #   source scripts/lib/local-mode.sh
 #   local_mode_start PATH-TO-claimcheck NAME [claimcheck local flags...]
-#   ... $work/outputs.json (terraform output -json form), $work/local.out, $work/local.log
+#   ... $work/outputs.json (terraform output -json form), $work/local.out, $work/local.log,
+#   $work/metrics.jsonl (the handlers' EMF metrics, which `claimcheck stats` reads)
 work=$(mktemp -d)
 local_pid=
 local_mode_stop() {
@@ -19,7 +20,8 @@ trap local_mode_stop EXIT INT TERM
 local_mode_start() {
   local claimcheck=$1 name=$2
   shift 2
-  "$claimcheck" local --name "$name" --write-outputs "$work/outputs.json" "$@" \
+  "$claimcheck" local --name "$name" --write-outputs "$work/outputs.json" \
+    --metrics-log "$work/metrics.jsonl" "$@" \
     >"$work/local.out" 2>"$work/local.log" &
   local_pid=$!
   for _ in $(seq 1 100); do [[ -s $work/outputs.json ]] && return 0; sleep 0.1; done

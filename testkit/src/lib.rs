@@ -4,6 +4,7 @@
 //! run in parallel without seeing each other, events as AWS delivers them, and memory probes.
 
 pub mod cpu;
+pub mod emf;
 
 use aws_config::SdkConfig;
 use claimcheck::extended_client::{ReceiveOptions, ReceivedMessage, UnresolvedMessage};

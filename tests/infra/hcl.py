@@ -204,9 +204,17 @@ def _sources(function):
                 yield f.read()
 
 
+# Library modules every function uses that read settings of their own (the metrics' stack
+# name and, in tests, their log file).
+_SHARED_SETTINGS = ["claimcheck/src/metrics.rs"]
+
+
 def code_environment_names(function):
-    """The CLAIMCHECK_* settings a function's code reads."""
+    """The CLAIMCHECK_* settings a function's code reads (its crate, and the shared modules)."""
     names = set()
+    for path in _SHARED_SETTINGS:
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            names |= set(re.findall(r'"(CLAIMCHECK_[A-Z0-9_]+)"', f.read()))
     for source in _sources(function):
         names |= set(re.findall(r'"(CLAIMCHECK_[A-Z0-9_]+)"', source))
         if "settings::uploads_prefix(" in source:

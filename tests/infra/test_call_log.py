@@ -149,8 +149,8 @@ class JsonProtocols(unittest.TestCase):
         environ, raw = self.json_request("DynamoDB_20120810.UpdateItem", {"TableName": "ledger"}, service="dynamodb")
         self.assertEqual(actions(environ), ("dynamodb", [("UpdateItem", "ledger")]))
         self.assertEqual(environ["wsgi.input"].read(), raw)
-        environ, _ = self.json_request("DynamoDB_20120810.Query", {"TableName": "ledger", "IndexName": "status-updated_at-index"})
-        self.assertEqual(actions(environ), ("dynamodb", [("Query", "ledger/index/status-updated_at-index")]))
+        environ, _ = self.json_request("DynamoDB_20120810.Query", {"TableName": "ledger", "IndexName": "status_shard-updated_at-index"})
+        self.assertEqual(actions(environ), ("dynamodb", [("Query", "ledger/index/status_shard-updated_at-index")]))
         environ, _ = self.json_request("DynamoDB_20120810.TransactWriteItems", {"TransactItems": [
             {"Update": {"TableName": "ledger"}}, {"Put": {"TableName": "ledger"}},
             {"Update": {"TableName": "ledger"}}, {"ConditionCheck": {"TableName": "other"}}]})

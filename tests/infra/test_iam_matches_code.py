@@ -363,7 +363,7 @@ class Comparison(unittest.TestCase):
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
             "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
             "sqs:SendMessage", "s3:GetObject", "s3:AbortMultipartUpload", "dynamodb:Query",
-            "dynamodb:GetItem", "dynamodb:UpdateItem"})
+            "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"})
 
     def test_every_excused_statement_exists_and_every_not_recordable_action_is_granted(self):
         sids = {s.sid for f in FUNCTIONS for s in function_statements(f)}

@@ -29,13 +29,14 @@ def code_constant(crate, name):
 
 
 def terraform_range(variable):
-    """(minimum, maximum) of `var.x >= A && var.x <= B` in the variable's validation."""
+    """(minimum, maximum) of `var.x >= A && var.x <= B` in the variable's validation (or of
+    `coalesce(var.x, 0) >= A ...` for a variable that may be null)."""
     body = variables()[variable]
     validations = body.get("validation", [])
     validations = validations if isinstance(validations, list) else [validations]
     conditions = " && ".join(str(v.get("condition", "")) for v in validations)
-    low = re.search(rf"var\.{variable} >= (\d+)", conditions)
-    high = re.search(rf"var\.{variable} <= (\d+)", conditions)
+    low = re.search(rf"var\.{variable}(?:, 0\))? >= (\d+)", conditions)
+    high = re.search(rf"var\.{variable}(?:, 0\))? <= (\d+)", conditions)
     if not (low and high):
         raise AssertionError(f"variable {variable} has no `>= N && <= M` validation: {conditions!r}")
     whole = f"floor(var.{variable}) == var.{variable}" in conditions
@@ -74,7 +75,8 @@ class ValidationsEqualTheCodesLimits(unittest.TestCase):
     def test_the_consumers_lease_fits_the_code(self):
         """lease_seconds = consumer_timeout_seconds + 30: its largest value is within MAX_LEASE."""
         _, timeout_max, _ = terraform_range("consumer_timeout_seconds")
-        self.assertIn("var.consumer_timeout_seconds + 30", text("locals.tf"))
+        self.assertIn("local.consumer_timeout_seconds + 30", text("locals.tf"))
+        self.assertIn("min(900,", text("consumer.tf"))
         with open(os.path.join(ROOT, "functions", "consumer", "src", "lib.rs"), encoding="utf-8") as f:
             self.assertIn("sqs_limits::MAX_VISIBILITY_TIMEOUT", f.read())
         self.assertLessEqual(timeout_max + 30, 43_200)

@@ -2,38 +2,41 @@
 every function has its own least-privilege role, and the pieces AWS needs are there. (The
 AWS provider cannot be downloaded here, so `terraform validate`/`plan` cannot run; checkov
 and these tests check the HCL itself.)"""
+import json
+import math
 import os
 import re
 import unittest
 
-from hcl import (FUNCTIONS, ROOT, blocks, code_environment_names, code_required_names, comments,
+from hcl import (FUNCTIONS, ROOT, blocks, load, code_environment_names, code_required_names, comments,
                  data_sources, defaults, defaults_declared, evaluate, evaluate_or_text, function_statements,
                  locals_, outputs, policy_documents, resource_kinds, resources, statements,
                  text, variables)
 
 # The settings each function's code reads, as the code's README and the brief name them.
 ENVIRONMENT = {
-    "presign-upload": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
+    "presign-upload": {"CLAIMCHECK_STACK_NAME", "CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
                        "CLAIMCHECK_MAX_UPLOAD_BYTES", "CLAIMCHECK_ALLOWED_CONTENT_TYPES",
                        "CLAIMCHECK_UPLOAD_URL_SECONDS", "CLAIMCHECK_REQUIRE_SHA256",
                        "CLAIMCHECK_MAX_PENDING_UPLOADS", "CLAIMCHECK_MULTIPART_THRESHOLD_BYTES",
                        "CLAIMCHECK_PART_SIZE_BYTES", "CLAIMCHECK_MULTIPART_UPLOAD_SECONDS"},
-    "presign-download": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
+    "presign-download": {"CLAIMCHECK_STACK_NAME", "CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_UPLOADS_PREFIX",
                          "CLAIMCHECK_DOWNLOAD_URL_SECONDS", "CLAIMCHECK_OPERATOR_ARNS",
                          "CLAIMCHECK_OPERATOR_SCOPE"},
-    "producer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
+    "producer": {"CLAIMCHECK_STACK_NAME", "CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
                  "CLAIMCHECK_UPLOADS_PREFIX", "CLAIMCHECK_UNKNOWN_OBJECTS",
                  "CLAIMCHECK_SIZE_ATTRIBUTE", "CLAIMCHECK_MESSAGE_GROUP"},
-    "consumer": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_DLQ_URL",
+    "consumer": {"CLAIMCHECK_STACK_NAME", "CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_DLQ_URL",
                  "CLAIMCHECK_MAX_RECEIVE_COUNT", "CLAIMCHECK_LEASE_SECONDS",
                  "CLAIMCHECK_DELETE_AFTER_DONE", "CLAIMCHECK_MAX_PAYLOAD_BYTES"},
-    "redriver": {"CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
+    "redriver": {"CLAIMCHECK_STACK_NAME", "CLAIMCHECK_BUCKET", "CLAIMCHECK_TABLE", "CLAIMCHECK_QUEUE_URL",
                  "CLAIMCHECK_DLQ_URL", "CLAIMCHECK_MAX_REDRIVES",
                  "CLAIMCHECK_QUEUED_STALL_SECONDS", "CLAIMCHECK_MESSAGE_GROUP"},
 }
 
 OUTPUTS = {"api_url", "api_authorization", "api_execution_arn", "upload_endpoint", "bucket",
-           "messages_prefix", "queue_url", "dlq_url", "table", "region", "function_names", "arns"}
+           "messages_prefix", "queue_url", "dlq_url", "table", "region", "function_names", "arns",
+           "stack_name", "dashboard_url", "alarm_topic_arn"}
 
 # Every "*" in an action, resource or principal of any policy document, with its reason; the
 # statement's document must also carry a "Wildcard justified:" comment.
@@ -41,11 +44,22 @@ JUSTIFIED_WILDCARDS = {
     ("bucket", "DenyInsecureTransport"): "a Deny of every S3 action by anyone over plain HTTP",
     ("bucket", "DenyOverwritingUploads"): "a Deny, for anyone, of uploads without If-None-Match: *",
     ("xray", "XRay"): "X-Ray's write actions support no resource-level permissions",
+    ("alarm_key", "AccountAdministers"): "a key policy's resource is the key itself; the account administers it",
+    ("alarm_key", "CloudWatchPublishesAlarms"): "a key policy's resource is the key itself; GenerateDataKey* is SNS's encryption for CloudWatch",
 }
 
 # S3 actions on objects (their resources must be under the uploads prefix).
 S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
                      "s3:ListMultipartUploadParts", "s3:GetObjectVersion"}
+
+
+def rust_constant(name, path="claimcheck/src/ledger/mod.rs"):
+    """A string constant's value in the Rust source (`pub const NAME: &str = "...";`)."""
+    with open(os.path.join(ROOT, path)) as f:
+        text = f.read()
+    match = re.search(r'pub const %s: &str = "([^"]+)";' % name, text)
+    assert match, f"{name} not found in {path}"
+    return match.group(1)
 
 
 def code_constant_str(name):
@@ -61,6 +75,74 @@ def env_of(function):
     return locals_()["environment"][function]
 
 
+METRICS_LOG = os.environ.get("CLAIMCHECK_METRICS_LOG", "")
+
+
+def code_metric_names():
+    """{function: metric names in its sources}: string literals of its crate, of the library's
+    metrics module (ColdStart) and of the API plumbing (RequestsFailed, for the API functions)."""
+    shared = ["claimcheck/src/metrics.rs"]
+    out = {}
+    for function in FUNCTIONS:
+        paths = [os.path.join("functions", function, "src", f)
+                 for f in os.listdir(os.path.join(ROOT, "functions", function, "src")) if f.endswith(".rs")]
+        paths += shared + (["claimcheck/src/http_api.rs"] if function.startswith("presign") else [])
+        names = set()
+        for path in paths:
+            with open(os.path.join(ROOT, path)) as f:
+                names |= set(re.findall(r'"([A-Z][A-Za-z]+)"', f.read()))
+        out[function] = names
+    return out
+
+
+def dashboard_and_alarm_metrics():
+    """{(function, metric, extra dimension)} of every claimcheck metric the dashboard and the
+    alarms name (SEARCH expressions: every function that could emit the metric)."""
+    named = set()
+    for widget in locals_()["dashboard_widgets"]:
+        if not isinstance(widget["metrics"], list):
+            continue
+        for entry in widget["metrics"]:
+            if entry[0] == "claimcheck":
+                pairs = dict(zip(entry[2::2], entry[3::2]))
+                named.add((pairs["function"], entry[1], None))
+    for search in locals_()["by_class"].values():
+        match = re.search(r"\{claimcheck,stack,function,(\w+)\}.*MetricName=\\?\"(\w+)", search)
+        assert match, search
+        function = {"UploadsRefused": "presign-upload", "PayloadsParked": "consumer",
+                    "RequestsFailed": "presign-upload"}[match.group(2)]
+        named.add((function, match.group(2), match.group(1)))
+    for alarm in resources("aws_cloudwatch_metric_alarm").values():
+        queries = [q["metric"][0] for q in alarm.get("metric_query", []) if "metric" in q]
+        if "namespace" in alarm:
+            queries.append(alarm)
+        for q in queries:
+            if q["namespace"] == "claimcheck":
+                named.add((q["dimensions"]["function"], q["metric_name"], None))
+    return named
+
+
+def consumer_sizing(max_upload, consumer_max=0, memory=None, timeout=None, batch=None):
+    """infra/consumer.tf's derivation in Python: the consumer's memory, timeout, batch size and
+    the bytes it can stream, for the given settings (None: derived), and whether it can finish
+    the largest payload it accepts (the precondition)."""
+    written = locals_()
+    cpu, s3 = written["consumer_cpu_bytes_per_second"], written["s3_stream_bytes_per_second"]
+    vcpu, overhead = written["one_vcpu_memory_mb"], written["consumer_overhead_seconds"]
+    largest = min(consumer_max, max_upload) if consumer_max > 0 else max_upload
+    if memory is None:
+        memory = next((m for m in (256, 512, 1024, 1769) if cpu * m / vcpu >= s3), 1769)
+    rate = min(s3, math.floor(cpu * min(memory, vcpu) / vcpu))
+    seconds = math.ceil(largest / rate)
+    if timeout is None:
+        timeout = min(900, max(60, 10 * seconds + overhead))
+    if batch is None:
+        batch = max(1, min(10, math.floor((timeout - overhead) / max(seconds, 1))))
+    streamable = math.floor(rate * max(timeout - overhead, 0))
+    return {"memory": memory, "rate": rate, "timeout": timeout, "batch": batch,
+            "streamable": streamable, "ok": largest <= streamable}
+
+
 class SettingsMatchLocalRuns(unittest.TestCase):
     """infra/defaults.json is what local mode and the tests provision with; each key is
     checked against what the Terraform declares (a new key without a check fails here)."""
@@ -73,6 +155,7 @@ class SettingsMatchLocalRuns(unittest.TestCase):
             "queued_stall_seconds", "batch_size", "maximum_batching_window_seconds",
             "reconcile_schedule",  # test_variable_defaults_equal_defaults_json
             "visibility_timeout_seconds", "lease_seconds",  # test_derived_values
+            # consumer_timeout_seconds and batch_size: test_consumer_sizing
             "status_index", "ttl_attribute", "pending_index",  # test_ledger_names
             "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
             "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
@@ -87,9 +170,9 @@ class SettingsMatchLocalRuns(unittest.TestCase):
     def test_variable_defaults_equal_defaults_json(self):
         declared, local = defaults_declared(), defaults()
         for name in ["uploads_prefix", "messages_prefix", "max_receive_count", "queue_retention_seconds",
-                     "dlq_retention_seconds", "consumer_timeout_seconds", "payload_retention_days",
+                     "dlq_retention_seconds", "payload_retention_days",
                      "upload_url_seconds", "download_url_seconds", "max_upload_bytes",
-                     "max_redrives", "queued_stall_seconds", "batch_size",
+                     "max_redrives", "queued_stall_seconds",
                      "maximum_batching_window_seconds", "reconcile_schedule",
                      "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
                      "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
@@ -100,12 +183,55 @@ class SettingsMatchLocalRuns(unittest.TestCase):
 
     def test_derived_values(self):
         local = defaults()
-        self.assertEqual(evaluate(locals_()["visibility_timeout_seconds"]), local["visibility_timeout_seconds"])
-        self.assertEqual(evaluate(locals_()["lease_seconds"]), local["lease_seconds"])
         self.assertEqual(local["visibility_timeout_seconds"], 6 * local["consumer_timeout_seconds"])
         self.assertEqual(local["lease_seconds"], local["consumer_timeout_seconds"] + 30)
-        self.assertEqual(locals_()["visibility_timeout_seconds"], "${6 * var.consumer_timeout_seconds}")
-        self.assertEqual(locals_()["lease_seconds"], "${var.consumer_timeout_seconds + 30}")
+        self.assertEqual(locals_()["visibility_timeout_seconds"], "${6 * local.consumer_timeout_seconds}")
+        self.assertEqual(locals_()["lease_seconds"], "${local.consumer_timeout_seconds + 30}")
+
+    def test_consumer_sizing(self):
+        """The consumer's memory, timeout and batch size derive from the largest payload it
+        accepts (infra/consumer.tf, modelled by consumer_sizing); local mode runs with the
+        defaults' outcome (infra/defaults.json), and Terraform refuses a consumer that cannot
+        finish that payload."""
+        local, declared = defaults(), defaults_declared()
+        for name in ("consumer_timeout_seconds", "consumer_memory_mb", "batch_size"):
+            self.assertIsNone(declared[name], f"{name} is derived unless set")
+        derived = consumer_sizing(declared["max_upload_bytes"])
+        self.assertTrue(derived["ok"], derived)
+        self.assertEqual((local["consumer_timeout_seconds"], local["batch_size"]),
+                         (derived["timeout"], derived["batch"]), derived)
+        # The model is the HCL: each derivation as written in consumer.tf.
+        written = locals_()
+        self.assertIn("10 * local.largest_payload_seconds + local.consumer_overhead_seconds",
+                      written["consumer_timeout_seconds"])
+        self.assertIn("min(900, max(60,", written["consumer_timeout_seconds"])
+        self.assertIn("max(1, min(10, floor((local.consumer_timeout_seconds - local.consumer_overhead_seconds) / max(local.largest_payload_seconds, 1))))",
+                      written["batch_size"])
+        self.assertIn("for memory in [256, 512, 1024, 1769]", written["consumer_memory_mb"])
+        self.assertEqual(written["consumer_streamable_bytes"],
+                         "${floor(local.consumer_bytes_per_second * max(local.consumer_timeout_seconds - local.consumer_overhead_seconds, 0))}")
+        self.assertEqual(written["s3_stream_bytes_per_second"], 85000000)
+        self.assertEqual(written["one_vcpu_memory_mb"], 1769)
+        # 5 TiB uploads: no consumer finishes one in 15 minutes, so Terraform refuses the
+        # combination unless larger payloads are parked.
+        self.assertFalse(consumer_sizing(5 * 1024**4)["ok"])
+        limit = consumer_sizing(5 * 1024**4)["streamable"]
+        self.assertTrue(consumer_sizing(5 * 1024**4, consumer_max=limit)["ok"])
+        self.assertFalse(consumer_sizing(5 * 1024**4, consumer_max=limit + 1)["ok"])
+        # A set timeout or memory too small for the default maximum is refused too.
+        self.assertFalse(consumer_sizing(declared["max_upload_bytes"], timeout=60)["ok"])
+        self.assertTrue(consumer_sizing(64 * 1024**2, timeout=60)["ok"])
+        # Small uploads: a minute, batches of ten.
+        small = consumer_sizing(64 * 1024**2)
+        self.assertEqual((small["timeout"], small["batch"]), (60, 10))
+        precondition = blocks(blocks(resources("aws_lambda_function")["function"], "lifecycle")[0],
+                              "precondition")[0]
+        self.assertEqual(precondition["condition"],
+                         '${each.key != "consumer" || local.largest_payload_bytes <= local.consumer_streamable_bytes}')
+        self.assertEqual(env_of("consumer")["CLAIMCHECK_MAX_PAYLOAD_BYTES"],
+                         "${tostring(local.consumer_max_payload_bytes)}")
+        self.assertEqual(written["consumer_max_payload_bytes"],
+                         "${var.consumer_max_payload_bytes > 0 ? var.consumer_max_payload_bytes : local.consumer_streamable_bytes}")
 
     def test_ledger_names(self):
         table = resources("aws_dynamodb_table")["ledger"]
@@ -155,11 +281,11 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         local = defaults()
         self.assertEqual(evaluate(queues["work"]["message_retention_seconds"]), local["queue_retention_seconds"])
         self.assertEqual(evaluate(queues["dlq"]["message_retention_seconds"]), local["dlq_retention_seconds"])
-        self.assertEqual(evaluate(queues["work"]["visibility_timeout_seconds"]), local["visibility_timeout_seconds"])
+        self.assertEqual(queues["work"]["visibility_timeout_seconds"], "${local.visibility_timeout_seconds}")
         self.assertRegex(queues["work"]["redrive_policy"], r"maxReceiveCount\s*=\s*var\.max_receive_count\b")
         self.assertRegex(queues["work"]["redrive_policy"], r"deadLetterTargetArn\s*=\s*aws_sqs_queue\.dlq\.arn\b")
         mapping = resources("aws_lambda_event_source_mapping")["consumer"]
-        self.assertEqual(evaluate(mapping["batch_size"]), local["batch_size"])
+        self.assertEqual(mapping["batch_size"], "${local.batch_size}")
         self.assertEqual(evaluate(mapping["maximum_batching_window_in_seconds"]), local["maximum_batching_window_seconds"])
         schedule = resources("aws_scheduler_schedule")["reconcile"]
         self.assertEqual(evaluate(schedule["schedule_expression"]), local["reconcile_schedule"])
@@ -172,9 +298,8 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         self.assertEqual(evaluate(blocks(messages, "filter")[0]["prefix"]), local["messages_prefix"])
         environment = {f: {k: evaluate_or_text(v) for k, v in env_of(f).items()} for f in FUNCTIONS}
         self.assertEqual(environment["consumer"]["CLAIMCHECK_MAX_RECEIVE_COUNT"], str(local["max_receive_count"]))
-        self.assertEqual(environment["consumer"]["CLAIMCHECK_LEASE_SECONDS"], str(local["lease_seconds"]))
+        self.assertEqual(environment["consumer"]["CLAIMCHECK_LEASE_SECONDS"], "${tostring(local.lease_seconds)}")
         self.assertEqual(environment["consumer"]["CLAIMCHECK_DELETE_AFTER_DONE"], "false")
-        self.assertEqual(environment["consumer"]["CLAIMCHECK_MAX_PAYLOAD_BYTES"], "0", "no limit by default")
         self.assertEqual(environment["presign-upload"]["CLAIMCHECK_UPLOAD_URL_SECONDS"], str(local["upload_url_seconds"]))
         self.assertEqual(environment["presign-upload"]["CLAIMCHECK_MAX_UPLOAD_BYTES"], str(local["max_upload_bytes"]))
         for variable, name in [("multipart_threshold_bytes", "CLAIMCHECK_MULTIPART_THRESHOLD_BYTES"),
@@ -195,9 +320,9 @@ class SettingsMatchLocalRuns(unittest.TestCase):
         queue = resources("aws_sqs_queue")["work"]
         function = resources("aws_lambda_function")["function"]
         self.assertEqual(function["timeout"], "${local.timeouts[each.key]}")
-        self.assertEqual(locals_()["timeouts"], "${merge(var.timeout_seconds, {consumer = var.consumer_timeout_seconds})}")
-        self.assertGreaterEqual(evaluate(queue["visibility_timeout_seconds"]),
-                                6 * defaults_declared()["consumer_timeout_seconds"])
+        self.assertEqual(locals_()["timeouts"], "${merge(var.timeout_seconds, {consumer = local.consumer_timeout_seconds})}")
+        self.assertEqual(locals_()["memories"], "${merge(var.memory_mb, {consumer = local.consumer_memory_mb})}")
+        self.assertEqual(queue["visibility_timeout_seconds"], "${local.visibility_timeout_seconds}")
 
     def test_the_dlq_keeps_messages_longer_than_the_work_queue(self):
         """A message moved to the DLQ keeps its original enqueue time (AWS's guidance)."""
@@ -307,13 +432,16 @@ class Resources(unittest.TestCase):
         self.assertEqual(table["billing_mode"], "PAY_PER_REQUEST")
         self.assertEqual(table["hash_key"], "id")
         attributes = {a["name"]: a["type"] for a in blocks(table, "attribute")}
-        self.assertEqual(attributes, {"id": "S", "status": "S", "updated_at": "N",
+        self.assertEqual(attributes, {"id": "S", "status_shard": "S", "updated_at": "N",
                                       "pending_owner": "S", "created_at": "N"})
+        # Sparse, sharded and keys only, named as the code queries it.
         index = blocks(table, "global_secondary_index")[0]
-        self.assertEqual((index["hash_key"], index["range_key"], index["projection_type"]),
-                         ("status", "updated_at", "ALL"))
+        self.assertEqual((index["name"], index["hash_key"], index["range_key"],
+                          index["projection_type"]),
+                         (rust_constant("STATUS_INDEX"), "status_shard", "updated_at", "KEYS_ONLY"))
         # Sparse and narrow: keys and the URL's expiry, for the per-caller pending count.
         pending = blocks(table, "global_secondary_index")[1]
+        self.assertEqual(pending["name"], rust_constant("PENDING_INDEX"))
         self.assertEqual((pending["hash_key"], pending["range_key"], pending["projection_type"],
                           pending["non_key_attributes"]),
                          ("pending_owner", "created_at", "INCLUDE", ["url_expires_at"]))
@@ -344,7 +472,7 @@ class Resources(unittest.TestCase):
         self.assertEqual(groups["name"], "/aws/lambda/${var.name}-${each.key}")
         self.assertEqual(groups["retention_in_days"], "${var.log_retention_days}")
         self.assertEqual(defaults_declared()["log_retention_days"], 30)
-        self.assertEqual(set(defaults_declared()["memory_mb"]), set(FUNCTIONS))
+        self.assertEqual(set(defaults_declared()["memory_mb"]) | {"consumer"}, set(FUNCTIONS))
         self.assertEqual(set(defaults_declared()["timeout_seconds"]) | {"consumer"}, set(FUNCTIONS))
 
     def test_environment_is_exactly_what_each_function_reads(self):
@@ -432,22 +560,115 @@ class Resources(unittest.TestCase):
 
     def test_alarms(self):
         alarms = resources("aws_cloudwatch_metric_alarm")
-        self.assertEqual(set(alarms), {"dlq_not_empty", "work_queue_age", "function"})
-        dlq, age = alarms["dlq_not_empty"], alarms["work_queue_age"]
-        self.assertEqual((dlq["metric_name"], dlq["threshold"], dlq["comparison_operator"]),
-                         ("ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold"))
-        self.assertEqual(dlq["dimensions"], {"QueueName": "${aws_sqs_queue.dlq.name}"})
-        self.assertEqual((age["metric_name"], age["threshold"]),
-                         ("ApproximateAgeOfOldestMessage", "${var.oldest_message_alarm_seconds}"))
-        self.assertEqual(age["dimensions"], {"QueueName": "${aws_sqs_queue.work.name}"})
+        self.assertEqual(set(alarms), {"queue", "function", "api_5xx", "api_latency", "ledger_throttles",
+                                       "consumer_retries", "quarantined"})
+        queue = alarms["queue"]
+        self.assertEqual(queue["for_each"], "${local.queue_alarms}")
+        self.assertEqual((queue["namespace"], queue["metric_name"], queue["dimensions"], queue["threshold"],
+                          queue["comparison_operator"], queue["statistic"]),
+                         ("AWS/SQS", "${each.value.metric}", {"QueueName": "${each.value.queue}"},
+                          "${each.value.threshold}", "GreaterThanThreshold", "Maximum"))
+        expected = {
+            "dlq-not-empty": ("${aws_sqs_queue.dlq.name}", "ApproximateNumberOfMessagesVisible", 0),
+            "dlq-oldest-message": ("${aws_sqs_queue.dlq.name}", "ApproximateAgeOfOldestMessage",
+                                   "${var.dlq_age_alarm_seconds}"),
+            "work-queue-oldest-message": ("${aws_sqs_queue.work.name}", "ApproximateAgeOfOldestMessage",
+                                          "${var.oldest_message_alarm_seconds}"),
+            "producer-failures": ("${aws_sqs_queue.producer_failures.name}",
+                                  "ApproximateNumberOfMessagesVisible", 0),
+        }
+        self.assertEqual({k: (v["queue"], v["metric"], v["threshold"]) for k, v in locals_()["queue_alarms"].items()},
+                         expected)
+        self.assertEqual(blocks(blocks(queue, "lifecycle")[0], "precondition")[0]["condition"],
+                         "${var.dlq_age_alarm_seconds < var.dlq_retention_seconds}")
         self.assertIn('setproduct(local.functions, ["Errors", "Throttles"])', alarms["function"]["for_each"])
         self.assertEqual((alarms["function"]["threshold"], alarms["function"]["comparison_operator"]),
                          (0, "GreaterThanThreshold"))
+        # The API's 5xx share and p99 latency, on the HTTP API's own dimensions.
+        self.assertEqual(locals_()["api_dimensions"],
+                         {"ApiId": "${aws_apigatewayv2_api.http.id}", "Stage": "${aws_apigatewayv2_stage.default.name}"})
+        rate = {q["id"]: q for q in alarms["api_5xx"]["metric_query"]}
+        self.assertEqual(rate["rate"]["expression"], "100 * errors / MAX([requests, 1])")
+        self.assertEqual([(rate[i]["metric"][0]["metric_name"], rate[i]["metric"][0]["dimensions"])
+                          for i in ("errors", "requests")],
+                         [("5xx", "${local.api_dimensions}"), ("Count", "${local.api_dimensions}")])
+        self.assertEqual(alarms["api_5xx"]["threshold"], "${var.api_5xx_alarm_percent}")
+        latency = alarms["api_latency"]
+        self.assertEqual((latency["metric_name"], latency["extended_statistic"], latency["threshold"]),
+                         ("Latency", "p99", "${var.api_p99_latency_alarm_ms}"))
+        # Throttles of the table and of every index (each index named in the table).
+        throttles = alarms["ledger_throttles"]
+        self.assertEqual(throttles["metric_query"][0]["expression"], "SUM(METRICS())")
+        self.assertEqual(blocks(throttles, "dynamic")[0]["metric_query"]["for_each"],
+                         "${local.ledger_throttle_metrics}")
+        self.assertIn("for index in aws_dynamodb_table.ledger.global_secondary_index",
+                      str(locals_()["ledger_throttle_metrics"]))
+        retries = {q["id"]: q for q in alarms["consumer_retries"]["metric_query"]}
+        self.assertEqual(retries["ratio"]["expression"], "100 * retried / MAX([received, 1])")
+        self.assertEqual(alarms["consumer_retries"]["threshold"], "${var.retried_alarm_percent}")
         for name, alarm in alarms.items():
             self.assertEqual(alarm["alarm_actions"], "${local.alarm_actions}", name)
             self.assertEqual(alarm["ok_actions"], "${local.alarm_actions}", name)
-        self.assertEqual(locals_()["alarm_actions"], "${var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]}")
+            self.assertEqual(alarm.get("treat_missing_data"), "notBreaching", name)
+
+    def test_every_alarm_reaches_someone(self):
+        # The stack's own topic unless one is given: never no action at all.
+        self.assertEqual(locals_()["alarm_actions"],
+                         "${var.alarm_sns_topic_arn == null ? [aws_sns_topic.alarms[0].arn] : [var.alarm_sns_topic_arn]}")
         self.assertIsNone(defaults_declared()["alarm_sns_topic_arn"])
+        topic = resources("aws_sns_topic")["alarms"]
+        self.assertEqual(topic["count"], "${var.alarm_sns_topic_arn == null ? 1 : 0}")
+        # Encrypted with a key CloudWatch may use: never the AWS managed alias/aws/sns.
+        self.assertEqual(topic["kms_master_key_id"], "${aws_kms_key.alarms[0].arn}")
+        key = resources("aws_kms_key")["alarms"]
+        self.assertIs(key["enable_key_rotation"], True)
+        statements_ = {s.sid: s for s in statements(policy_documents()["alarm_key"], "alarm_key")}
+        self.assertEqual(statements_["CloudWatchPublishesAlarms"].principals, ["cloudwatch.amazonaws.com"])
+        self.assertEqual(set(statements_["CloudWatchPublishesAlarms"].actions), {"kms:Decrypt", "kms:GenerateDataKey*"})
+        publish = statements(policy_documents()["alarm_topic"], "alarm_topic")[0]
+        self.assertEqual((publish.actions, publish.principals), (["sns:Publish"], ["cloudwatch.amazonaws.com"]))
+        email = resources("aws_sns_topic_subscription")["alarm_email"]
+        self.assertEqual((email["protocol"], email["topic_arn"]), ("email", "${aws_sns_topic.alarms[0].arn}"))
+        self.assertEqual(defaults_declared()["alarm_emails"], [])
+        for name in ("alarm_sns_topic_arn", "alarm_emails", "dlq_age_alarm_seconds", "api_5xx_alarm_percent",
+                     "api_p99_latency_alarm_ms", "retried_alarm_percent", "tags"):
+            self.assertTrue(blocks(variables()[name], "validation"), f"{name} is validated")
+        self.assertEqual(outputs()["alarm_topic_arn"]["value"], "${local.alarm_actions[0]}")
+
+    def test_tags_apply_to_every_resource_through_the_provider(self):
+        providers = [p for name in ("versions.tf",) for p in load(name).get("provider", [])]
+        aws = [p["aws"] for p in providers if "aws" in p]
+        self.assertEqual(len(aws), 1)
+        self.assertEqual(blocks(aws[0], "default_tags")[0]["tags"], "${var.tags}")
+        self.assertEqual(defaults_declared()["tags"], {})
+
+    def test_dashboard_and_alarms_name_metrics_the_code_emits(self):
+        emitted = code_metric_names()
+        named = dashboard_and_alarm_metrics()
+        self.assertGreaterEqual(len(named), 20)
+        for function, metric, dimension in named:
+            self.assertIn(metric, emitted[function], f"{function} never emits {metric}")
+        widgets = locals_()["dashboard_widgets"]
+        self.assertEqual(resources("aws_cloudwatch_dashboard")["stack"]["dashboard_name"], "${var.name}")
+        self.assertIn("local.dashboard_widgets", resources("aws_cloudwatch_dashboard")["stack"]["dashboard_body"])
+        titles = " ".join(w["title"] for w in widgets)
+        for topic in ("Queues", "API", "Ledger", "Functions", "Cold starts", "Redrive"):
+            self.assertIn(topic, titles)
+
+    @unittest.skipUnless(METRICS_LOG and os.path.isfile(METRICS_LOG),
+                         "needs the metrics log `make test` records (CLAIMCHECK_METRICS_LOG)")
+    def test_every_metric_named_was_emitted_in_the_tests_with_its_dimensions(self):
+        seen = set()
+        with open(METRICS_LOG) as f:
+            for line in f:
+                document = json.loads(line)
+                for directive in document["_aws"]["CloudWatchMetrics"]:
+                    for dimensions in directive["Dimensions"]:
+                        extra = next((d for d in dimensions if d not in ("stack", "function")), None)
+                        for metric in directive["Metrics"]:
+                            seen.add((document["function"], metric["Name"], extra))
+        for named in dashboard_and_alarm_metrics():
+            self.assertIn(named, seen, f"{named}: no test saw it emitted")
 
     def test_outputs(self):
         self.assertEqual(set(outputs()), OUTPUTS)
@@ -458,6 +679,8 @@ class Resources(unittest.TestCase):
             "aws_dynamodb_table": "ledger.tf", "aws_lambda_function": "functions.tf",
             "aws_apigatewayv2_route": "api.tf", "aws_s3_bucket_notification": "notifications.tf",
             "aws_iam_role": "iam.tf", "aws_cloudwatch_metric_alarm": "alarms.tf",
+            "aws_cloudwatch_dashboard": "dashboard.tf", "aws_sns_topic": "alerting.tf",
+            "aws_kms_key": "alerting.tf",
         }
         for (kind, label), file in resource_kinds().items():
             if kind in expected:

@@ -192,7 +192,7 @@ def stack():
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "status_shard", "AttributeType": "S"},
             {"AttributeName": "updated_at", "AttributeType": "N"},
             {"AttributeName": "pending_owner", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "N"},
@@ -200,12 +200,12 @@ def stack():
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": "status-updated_at-index",
+                "IndexName": "status_shard-updated_at-index",
                 "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "status_shard", "KeyType": "HASH"},
                     {"AttributeName": "updated_at", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
             # presign-upload counts the caller's unused upload URLs here (infra/ledger.tf).
             {
@@ -223,6 +223,7 @@ def stack():
         "CLAIMCHECK_TABLE": f"{name}-ledger",
         "CLAIMCHECK_QUEUE_URL": queue,
         "CLAIMCHECK_DLQ_URL": dlq,
+        "CLAIMCHECK_STACK_NAME": name,
     }
 
 
@@ -322,6 +323,13 @@ def check(zip_dir):
                 lines = [l for l in logs.splitlines() if l.strip()]
                 for line in lines:
                     json.loads(line)  # AWS_LAMBDA_LOG_FORMAT=JSON: every log line is JSON
+                # Its metrics reach stdout as EMF lines (CloudWatch Logs extracts them): the
+                # first invocation reports a cold start under the function's own dimension.
+                emf = [json.loads(l) for l in lines if l.startswith('{"') and '"_aws"' in l]
+                assert any(d.get("ColdStart") == 1 and d.get("function") == function
+                           and d.get("stack") == settings["CLAIMCHECK_STACK_NAME"]
+                           and d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "claimcheck"
+                           for d in emf), f"no EMF cold start line: {emf}"
                 how = "under qemu-aarch64" if command[0] == "qemu-aarch64" else "natively"
                 print(f"zip {function} ({elf_machine(command[-1])}, {how}): started, handled its event, answered as expected ({len(lines)} JSON log lines)")
             except (AssertionError, ValueError, KeyError) as e:

@@ -19,9 +19,17 @@ pub(super) struct Update {
 }
 
 impl Update {
-    /// Moves to `to` at `now` (epoch ms) with `changes`, the TTL set to `ttl` (epoch s); the
-    /// source states become `:from0`, `:from1`, … for the caller's condition.
-    pub fn new(to: Status, from: &[Status], changes: &Changes, now: i64, ttl: i64) -> Self {
+    /// Moves payload `id` to `to` at `now` (epoch ms) with `changes`, the TTL set to `ttl`
+    /// (epoch s), its status index key with it (set, or removed for a state the index leaves
+    /// out); the source states become `:from0`, `:from1`, … for the caller's condition.
+    pub fn new(
+        id: &str,
+        to: Status,
+        from: &[Status],
+        changes: &Changes,
+        now: i64,
+        ttl: i64,
+    ) -> Self {
         let mut sets = vec![
             "#status = :to".to_owned(),
             "updated_at = :now_set".into(),
@@ -36,6 +44,11 @@ impl Update {
             values.insert(format!(":from{i}"), s(status.as_str()));
         }
         let mut names = HashMap::from([("#status".to_owned(), "status".to_owned())]);
+        let shard = super::status_shard(to, id);
+        if let Some(shard) = &shard {
+            sets.push("status_shard = :status_shard".into());
+            values.insert(":status_shard".into(), s(shard));
+        }
         let mut set = |field: &str, value: AttributeValue| {
             sets.push(format!("#{field} = :{field}"));
             names.insert(format!("#{field}"), field.to_owned());
@@ -100,6 +113,10 @@ impl Update {
         // a no-op).
         if to != Status::Pending {
             removes.push("pending_owner");
+        }
+        // Leaving the listed states leaves the status index.
+        if shard.is_none() {
+            removes.push("status_shard");
         }
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));

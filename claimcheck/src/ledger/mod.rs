@@ -31,8 +31,21 @@ use crate::sdk_error::SdkFailure;
 use expression::{Update, n, placeholders, s};
 use record::{LedgerItem, decode};
 
-/// The index that lists payloads by state, oldest change first.
-pub const STATUS_INDEX: &str = "status-updated_at-index";
+/// The index that lists payloads by state: partition key `status_shard`
+/// ([`status_shard`]: the state and one of [`STATUS_SHARDS`] shards of the id), sort key
+/// `updated_at`, keys only.
+///
+/// Sparse: `done` and `expired` payloads — almost every item, once the pipeline has run a
+/// while — are not in it (their writes remove `status_shard`), so it holds the payloads an
+/// operator or the redriver may act on, and a payload's last write costs the index a delete
+/// only. Sharded: a partition per state would take every write of that state (the hot key
+/// DynamoDB's guidance warns of: one partition's write limit, shared by all payloads passing
+/// through `queued`); spread over 16, it scales 16-fold. Keys only: an index entry is a few
+/// dozen bytes, and a listing reads the current items from the table (consistent reads), never
+/// an index copy that may lag.
+pub const STATUS_INDEX: &str = "status_shard-updated_at-index";
+/// Shards per state in [`STATUS_INDEX`]: a listing of one state reads this many partitions.
+pub const STATUS_SHARDS: u8 = 16;
 /// The sparse index of `pending` payloads by whom they count against (attribute
 /// `pending_owner`, set only while `pending`), for the per-caller cap on upload URLs. Keys
 /// only, plus `url_expires_at`: a narrow projection, written once when a payload is announced
@@ -43,6 +56,8 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// Items read per page by the operations that list the ledger (native redrive, reconcile,
 /// `claimcheck failed`).
 pub const PAGE_SIZE: i32 = 100;
+/// The most keys one `BatchGetItem` may ask for (DynamoDB's limit): the largest page.
+pub const BATCH_GET_LIMIT: i32 = 100;
 /// How long an item is kept after its last change, unless configured otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -85,9 +100,33 @@ pub struct Page {
     pub next: Option<PageToken>,
 }
 
-/// Where the next page starts (opaque).
+/// Where the next page starts (opaque): a shard of the status index, and where in it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PageToken(Item);
+pub struct PageToken {
+    shard: u8,
+    start: Option<Item>,
+}
+
+/// Whether a payload in `status` is in [`STATUS_INDEX`]: every state but `done` and `expired`
+/// (the ends nobody acts on; `quarantined`, final too, stays listable for its operators).
+pub fn is_listed(status: Status) -> bool {
+    !matches!(status, Status::Done | Status::Expired)
+}
+
+/// The status index's partition key for payload `id` in `status`: `"<status>#<shard>"`, the
+/// shard the first byte of the id's SHA-256 modulo [`STATUS_SHARDS`] (so any id, not only a
+/// UUID, spreads evenly); `None` for a state the index leaves out ([`is_listed`]).
+pub fn status_shard(status: Status, id: &str) -> Option<String> {
+    use sha2::Digest;
+    is_listed(status).then(|| {
+        let shard = sha2::Sha256::digest(id.as_bytes())[0] % STATUS_SHARDS;
+        shard_key(status, shard)
+    })
+}
+
+fn shard_key(status: Status, shard: u8) -> String {
+    format!("{}#{shard:02}", status.as_str())
+}
 
 /// Why a ledger operation failed. A lost conditional write (DynamoDB's
 /// `ConditionalCheckFailedException`) is not an error: it is [`Transition::Rejected`] or
@@ -374,7 +413,7 @@ impl Ledger {
     ) -> Result<Transition, LedgerError> {
         let now = self.now();
         let update =
-            Update::new(to, from, changes, now, self.expires_at(now)).with_values(extra_values);
+            Update::new(id, to, from, changes, now, self.expires_at(now)).with_values(extra_values);
         let out = self
             .ddb
             .update_item()
@@ -409,8 +448,14 @@ impl Ledger {
         }
     }
 
-    /// Payloads in `status` whose last change is at or before `changed_before` (epoch ms),
-    /// oldest first, `limit` at a time.
+    /// Payloads in `status` whose last change is at or before `changed_before` (epoch ms), up
+    /// to `limit` (1–100) per page; `start` is the previous page's `next`.
+    ///
+    /// Reads [`STATUS_INDEX`] shard by shard (oldest change first within a shard, so across a
+    /// listing only roughly oldest first), then the items themselves with one consistent
+    /// `BatchGetItem` per page: a payload that moved on since the index saw it is left out.
+    /// `done` and `expired` payloads are not listed ([`is_listed`]): asked for, the answer is
+    /// an empty page.
     pub async fn list_by_status(
         &self,
         status: Status,
@@ -418,37 +463,192 @@ impl Ledger {
         limit: i32,
         start: Option<PageToken>,
     ) -> Result<Page, LedgerError> {
+        if !is_listed(status) {
+            return Ok(Page::default());
+        }
+        let token = start.unwrap_or(PageToken {
+            shard: 0,
+            start: None,
+        });
         let out = self
             .ddb
             .query()
             .table_name(&self.table)
             .index_name(STATUS_INDEX)
-            .key_condition_expression("#status = :status AND updated_at <= :before")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status.as_str()))
+            .key_condition_expression("status_shard = :shard AND updated_at <= :before")
+            .expression_attribute_values(":shard", s(shard_key(status, token.shard)))
             .expression_attribute_values(":before", n(changed_before))
-            .limit(limit.max(1))
-            .set_exclusive_start_key(start.map(|t| t.0))
+            .limit(limit.clamp(1, BATCH_GET_LIMIT))
+            .set_exclusive_start_key(token.start)
             .send()
             .await
             .map_err(|e| LedgerError::dynamo("Query", e))?;
-        let now = self.now();
-        let records = out
+        let next = match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+            Some(key) => Some(PageToken {
+                shard: token.shard,
+                start: Some(key),
+            }),
+            None if token.shard + 1 < STATUS_SHARDS => Some(PageToken {
+                shard: token.shard + 1,
+                start: None,
+            }),
+            None => None,
+        };
+        let ids: Vec<String> = out
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(decode)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|r| self.live(r, now))
+            .filter_map(|mut key| match key.remove("id") {
+                Some(AttributeValue::S(id)) => Some(id),
+                _ => None,
+            })
             .collect();
-        Ok(Page {
-            records,
-            next: out
-                .last_evaluated_key
-                .filter(|k| !k.is_empty())
-                .map(PageToken),
-        })
+        let now = self.now();
+        let mut records: Vec<PayloadRecord> = self
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .filter(|r| r.status == status && r.updated_at <= changed_before && self.live(r, now))
+            .collect();
+        records.sort_by_key(|r| r.updated_at);
+        Ok(Page { records, next })
+    }
+
+    /// Every payload in `status` changed at or before `changed_before` (epoch ms), up to
+    /// `max`: [`Ledger::list_by_status`] page after page, over every shard.
+    pub async fn list_every(
+        &self,
+        status: Status,
+        changed_before: i64,
+        max: usize,
+    ) -> Result<Vec<PayloadRecord>, LedgerError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        while found.len() < max {
+            let room = (max - found.len()).min(PAGE_SIZE as usize) as i32;
+            let page = self
+                .list_by_status(status, changed_before, room, start)
+                .await?;
+            found.extend(page.records);
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        found.truncate(max);
+        Ok(found)
+    }
+
+    /// How many live payloads the ledger holds in each state (states with none left out).
+    ///
+    /// A `Scan` of the whole table reading only each item's status and TTL: it costs read
+    /// capacity for every item (0.5 read unit per 4 KiB read, eventually consistent), so it
+    /// is for operators' occasional questions and local mode, not for a schedule; a deployed
+    /// stack's dashboard shows the flows without reading the table.
+    pub async fn count_by_status(
+        &self,
+    ) -> Result<std::collections::BTreeMap<&'static str, u64>, LedgerError> {
+        let mut counts = std::collections::BTreeMap::new();
+        let mut start = None;
+        let now = self.now();
+        loop {
+            let out = self
+                .ddb
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("#status, updated_at")
+                .expression_attribute_names("#status", "status")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| LedgerError::dynamo("Scan", e))?;
+            for item in out.items.unwrap_or_default() {
+                // Past its retention, as the other reads judge it ([`Ledger::live`]).
+                let expired = match item.get("updated_at") {
+                    Some(AttributeValue::N(at)) => at
+                        .parse::<i64>()
+                        .is_ok_and(|at| self.expires_at(at) * 1000 <= now),
+                    _ => false,
+                };
+                let status = match item.get("status") {
+                    Some(AttributeValue::S(name)) => Status::parse(name),
+                    _ => None,
+                };
+                if let (false, Some(status)) = (expired, status) {
+                    *counts.entry(status.as_str()).or_insert(0) += 1;
+                }
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                return Ok(counts);
+            }
+        }
+    }
+
+    /// The items of `ids` (at most [`BATCH_GET_LIMIT`]), read consistently with
+    /// `BatchGetItem`; unknown ids are left out. Keys DynamoDB leaves unprocessed (under
+    /// throttling: a partial success, not an error the SDK retries) are asked for again after
+    /// a growing pause, as AWS's BatchGetItem documentation advises; still unprocessed after the
+    /// last attempt, the read fails as transient.
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<PayloadRecord>, LedgerError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        const ATTEMPTS: u32 = 5;
+        let mut records = Vec::with_capacity(ids.len());
+        let mut keys: Vec<Item> = ids
+            .iter()
+            .map(|id| Item::from([("id".to_owned(), s(id))]))
+            .collect();
+        for attempt in 0..ATTEMPTS {
+            if keys.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| LedgerError::Dynamo {
+                    operation: "BatchGetItem",
+                    message: e.to_string(),
+                    transient: false,
+                    source: Box::new(e),
+                })?;
+            let out = self
+                .ddb
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| LedgerError::dynamo("BatchGetItem", e))?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                records.push(decode(item)?);
+            }
+            keys = out
+                .unprocessed_keys
+                .unwrap_or_default()
+                .remove(&self.table)
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if !keys.is_empty() {
+            return Err(LedgerError::Dynamo {
+                operation: "BatchGetItem",
+                message: format!(
+                    "{} keys still unprocessed after {ATTEMPTS} attempts",
+                    keys.len()
+                ),
+                transient: true,
+                source: "unprocessed keys".into(),
+            });
+        }
+        Ok(records)
     }
 
     /// How many of `quota_key`'s payloads are `pending` with an upload URL that still works at

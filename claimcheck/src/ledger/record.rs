@@ -179,6 +179,10 @@ pub(super) struct LedgerItem {
     /// [`super::PENDING_INDEX`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_owner: Option<String>,
+    /// The partition key of the sparse, sharded [`super::STATUS_INDEX`] (see
+    /// [`super::status_shard`]); absent in the states the index leaves out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_shard: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,6 +229,7 @@ impl LedgerItem {
             first_error: None,
             owner: payload.owner.clone(),
             pending_owner: payload.quota_key.clone(),
+            status_shard: super::status_shard(Status::Pending, &payload.id),
             lease_owner: None,
             lease_expires_at: None,
             url_expires_at: Some(payload.url_expires_at),

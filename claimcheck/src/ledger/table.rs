@@ -28,11 +28,11 @@ impl Ledger {
         };
         let index = GlobalSecondaryIndex::builder()
             .index_name(STATUS_INDEX)
-            .key_schema(key("status", KeyType::Hash)?)
+            .key_schema(key("status_shard", KeyType::Hash)?)
             .key_schema(key("updated_at", KeyType::Range)?)
             .projection(
                 Projection::builder()
-                    .projection_type(ProjectionType::All)
+                    .projection_type(ProjectionType::KeysOnly)
                     .build(),
             )
             .build()
@@ -56,7 +56,7 @@ impl Ledger {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key("id", KeyType::Hash)?)
             .attribute_definitions(attribute("id", ScalarAttributeType::S)?)
-            .attribute_definitions(attribute("status", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("status_shard", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("updated_at", ScalarAttributeType::N)?)
             .attribute_definitions(attribute("pending_owner", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("created_at", ScalarAttributeType::N)?)

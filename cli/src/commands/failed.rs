@@ -27,8 +27,18 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         statuses
             .iter()
             .map(|s| operations::status(s))
-            .collect::<Result<_, _>>()?
+            .collect::<Result<Vec<_>, _>>()?
     };
+    if let Some(unlisted) = statuses
+        .iter()
+        .find(|s| !claimcheck::ledger::is_listed(**s))
+    {
+        return Err(CliError::Usage(format!(
+            "{unlisted} payloads are not in the ledger's status index (only the states an \
+             operator acts on are); `claimcheck stats` counts them and `claimcheck status ID` \
+             shows one"
+        )));
+    }
     let sdk = endpoints.sdk_config().await;
     let ledger = Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), endpoints.table()?);
     let failed = operations::failed(&ledger, &statuses, limit as usize).await?;

@@ -99,6 +99,11 @@ pub struct Args {
     /// A browser origin the API allows (CORS); repeatable.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
+    /// Where the handlers' CloudWatch metrics (EMF lines) are appended, for `claimcheck stats`
+    /// (default: `claimcheck-NAME-metrics.jsonl` in the temporary directory; named in the
+    /// outputs as `metrics_log`).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_log: Option<PathBuf>,
 }
 
 /// Runs `claimcheck local`.
@@ -128,6 +133,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         multipart_threshold,
         part_size,
         max_upload_bytes,
+        metrics_log,
     } = args;
     for scope in upload_scopes
         .iter()
@@ -144,6 +150,7 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     for (flag, path) in [
         ("--write-outputs", &write_outputs),
         ("--effects-log", &effects_log),
+        ("--metrics-log", &metrics_log),
     ] {
         if let Some(path) = path {
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -158,6 +165,9 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
     let out = &cx.out;
     let mut settings = LocalSettings::from_defaults(&name).map_err(local_error)?;
     settings.api_port = port;
+    if let Some(path) = metrics_log {
+        settings.metrics = claimcheck::metrics::Sink::File(path);
+    }
     if let Some(seconds) = visibility_timeout {
         settings.set_visibility_timeout(seconds);
     }

@@ -16,6 +16,7 @@ pub mod receive;
 pub mod reconcile;
 pub mod redrive;
 pub mod send;
+pub mod stats;
 pub mod status;
 pub mod upload;
 
@@ -40,6 +41,9 @@ pub enum Command {
     Download(download::Args),
     /// Show a payload's state in the ledger.
     Status(status::Args),
+    /// Count payloads by ledger state and sum the functions' metrics (local mode's metrics
+    /// log: totals, the last minutes and rates).
+    Stats(stats::Args),
     /// Send a message of any size (a file, or stdin) in the SQS extended-client format.
     Send(send::Args),
     /// Receive messages (resolving pointers to their payloads).
@@ -67,6 +71,7 @@ pub async fn run(command: Command, cx: &Context) -> Result<(), CliError> {
         Command::Upload(args) => upload::run(args, cx).await,
         Command::Download(args) => download::run(args, cx).await,
         Command::Status(args) => status::run(args, cx).await,
+        Command::Stats(args) => stats::run(args, cx).await,
         Command::Send(args) => send::run(args, cx).await,
         Command::Receive(args) => receive::run(args, cx).await,
         Command::Failed(args) => failed::run(args, cx).await,

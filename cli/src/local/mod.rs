@@ -133,6 +133,35 @@ pub struct LocalSettings {
     pub page_subject: String,
     /// The largest payload the consumer takes (`consumer_max_payload_bytes`; `None`: any).
     pub consumer_max_payload_bytes: Option<u64>,
+    /// Where the handlers' CloudWatch metrics (EMF lines) go: by default a file that
+    /// `claimcheck stats` reads (see [`default_metrics_log`]); never stdout, which carries
+    /// local mode's outputs.
+    pub metrics: claimcheck::metrics::Sink,
+}
+
+/// Where local mode collects the handlers' metrics unless told otherwise:
+/// `CLAIMCHECK_METRICS_LOG` when set (the tests' shared log), else
+/// `<temp dir>/claimcheck-<stack>-metrics.jsonl`. Lines carry the stack's name as a dimension,
+/// so stacks sharing a file stay apart.
+pub fn default_metrics_log(stack: &str) -> std::path::PathBuf {
+    std::env::var_os("CLAIMCHECK_METRICS_LOG")
+        .filter(|path| !path.is_empty())
+        .map_or_else(
+            || std::env::temp_dir().join(format!("claimcheck-{stack}-metrics.jsonl")),
+            Into::into,
+        )
+}
+
+impl LocalSettings {
+    /// `function`'s metrics as local mode runs it: stack dimension the stack's name, lines to
+    /// [`LocalSettings::metrics`].
+    pub fn metrics_of(&self, function: &'static str) -> Arc<claimcheck::metrics::Metrics> {
+        Arc::new(claimcheck::metrics::Metrics::new(
+            &self.stack.name,
+            function,
+            self.metrics.clone(),
+        ))
+    }
 }
 
 impl LocalSettings {
@@ -193,6 +222,7 @@ impl LocalSettings {
             page_subject: "local-user".into(),
             consumer_max_payload_bytes: (d.consumer_max_payload_bytes > 0)
                 .then_some(d.consumer_max_payload_bytes),
+            metrics: claimcheck::metrics::Sink::File(default_metrics_log(name)),
         })
     }
 }
@@ -261,6 +291,12 @@ pub struct Running {
     pub authorization: auth::Authorization,
     /// The redriver, for on-demand redrive and reconcile (as `claimcheck redrive` would).
     pub redriver: Arc<redriver::Redriver>,
+    /// The redriver function's metrics.
+    pub redriver_metrics: Arc<claimcheck::metrics::Metrics>,
+    /// The stack's name (its resources' prefix, the metrics' `stack` dimension).
+    pub stack_name: String,
+    /// The file the handlers' metrics go to, when they go to one.
+    pub metrics_log: Option<std::path::PathBuf>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -284,7 +320,11 @@ impl Running {
             "dlq_url": value(&self.stack.dlq_url),
             "table": value(&self.stack.table),
             "messages_prefix": value(&self.messages_prefix),
+            "stack_name": value(&self.stack_name),
         });
+        if let Some(path) = &self.metrics_log {
+            outputs["metrics_log"] = value(&path.display().to_string());
+        }
         if let auth::Authorization::Jwt(jwt) = &self.authorization {
             outputs["jwt_issuer"] = value(&jwt.issuer.issuer);
         }
@@ -383,7 +423,8 @@ pub async fn start<P: Processor + 'static>(
                 require_sha256: settings.require_sha256,
                 max_pending: settings.max_pending_uploads,
             },
-        ),
+        )
+        .with_metrics(settings.metrics_of("presign-upload")),
         download: presign_download::PresignDownload::new(
             sdk,
             presign_download::Settings {
@@ -393,13 +434,15 @@ pub async fn start<P: Processor + 'static>(
                 url_lifetime: settings.download_url_lifetime,
                 access: settings.access.clone(),
             },
-        ),
+        )
+        .with_metrics(settings.metrics_of("presign-download")),
     };
 
     let Functions {
         producer,
         consumer,
         redriver,
+        redriver_metrics,
         mapping,
     } = functions(sdk, settings, &stack, processor)?;
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -420,7 +463,11 @@ pub async fn start<P: Processor + 'static>(
         )));
     }
     if let Some(every) = settings.reconcile_every {
-        tasks.push(tokio::spawn(schedule::run(redriver.clone(), every)));
+        tasks.push(tokio::spawn(schedule::run(
+            redriver.clone(),
+            redriver_metrics.clone(),
+            every,
+        )));
     }
     tracing::info!(api = %api_url, bucket = %stack.bucket, "local mode running");
     Ok(Running {
@@ -430,6 +477,12 @@ pub async fn start<P: Processor + 'static>(
         region,
         authorization,
         redriver,
+        redriver_metrics,
+        stack_name: settings.stack.name.clone(),
+        metrics_log: match &settings.metrics {
+            claimcheck::metrics::Sink::File(path) => Some(path.clone()),
+            _ => None,
+        },
         tasks,
     })
 }
@@ -440,6 +493,8 @@ pub struct Functions<P> {
     pub producer: Arc<producer::Producer>,
     pub consumer: Arc<consumer::Consumer<P>>,
     pub redriver: Arc<redriver::Redriver>,
+    /// The redriver's metrics (its scheduled reconcile passes report there).
+    pub redriver_metrics: Arc<claimcheck::metrics::Metrics>,
     pub mapping: event_source::Mapping,
 }
 
@@ -468,8 +523,9 @@ pub fn functions<P: Processor>(
         size_attribute: claimcheck::size_attribute::SizeAttributeName::Current,
         message_group: settings.message_group.clone(),
     };
-    let producer =
-        Arc::new(producer::Producer::new(sdk, producer_settings).map_err(|e| setup(&e))?);
+    let mut producer = producer::Producer::new(sdk, producer_settings).map_err(|e| setup(&e))?;
+    producer.metrics = settings.metrics_of("producer");
+    let producer = Arc::new(producer);
     let consumer_settings = consumer::Settings {
         bucket: stack.bucket.clone(),
         trusted_buckets: vec![],
@@ -483,9 +539,10 @@ pub fn functions<P: Processor>(
         deadline_margin: Duration::from_secs(5).min(settings.consumer_timeout / 2),
         max_payload_bytes: settings.consumer_max_payload_bytes,
     };
-    let consumer = Arc::new(
-        consumer::Consumer::new(sdk, consumer_settings, processor).map_err(|e| setup(&e))?,
-    );
+    let mut consumer =
+        consumer::Consumer::new(sdk, consumer_settings, processor).map_err(|e| setup(&e))?;
+    consumer.metrics = settings.metrics_of("consumer");
+    let consumer = Arc::new(consumer);
     let mut repair = claimcheck::repair::RepairSettings::new(&stack.dlq_url);
     repair.max_redrives = settings.max_redrives;
     repair.queued_stall = settings.queued_stall;
@@ -508,6 +565,7 @@ pub fn functions<P: Processor>(
         producer,
         consumer,
         redriver,
+        redriver_metrics: settings.metrics_of("redriver"),
         mapping,
     })
 }

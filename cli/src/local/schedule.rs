@@ -4,7 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub async fn run(redriver: Arc<redriver::Redriver>, every: Duration) {
+pub async fn run(
+    redriver: Arc<redriver::Redriver>,
+    metrics: Arc<claimcheck::metrics::Metrics>,
+    every: Duration,
+) {
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await; // the first tick is immediate; the first pass runs after one period
     loop {
@@ -15,7 +19,7 @@ pub async fn run(redriver: Arc<redriver::Redriver>, every: Duration) {
         };
         // Each pass gets the redriver function's own time budget.
         let deadline = SystemTime::now() + Duration::from_secs(300);
-        if let Err(e) = redriver::handle(&redriver, request, deadline).await {
+        if let Err(e) = redriver::handle(&redriver, &metrics, request, deadline).await {
             tracing::warn!(error = %e, "schedule: reconcile failed");
         }
     }

@@ -2,7 +2,10 @@
 //! 1024 MiB; `CLAIMCHECK_BENCH_SIZES_MIB=1,64` to change) a generated payload is stored and
 //! queued as the producer would, the peak RSS is reset, and the consumer handles the SQS record
 //! with the verifying processor (streaming the whole payload and hashing it). Prints one row
-//! per size. Runs against the endpoint in `AWS_ENDPOINT_URL` (`make bench`).
+//! per size: wall time and rate, the CPU the consumer used (user + system) and the rate per
+//! CPU-second — what one core sustains, the figure Terraform's consumer sizing is derived from
+//! (`make bench` runs the 5 GiB row pinned to one core with `taskset`). Runs against the
+//! endpoint in `AWS_ENDPOINT_URL`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -39,10 +42,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         deadline_margin: Duration::from_secs(5),
         max_payload_bytes: None,
     };
-    let consumer = Consumer::new(&aws.config, settings, VerifyingProcessor)?;
-    println!("consumer peak RSS (verifying processor: streams and hashes the whole payload)");
-    println!("| payload | handled in | peak RSS while consuming | goal |");
-    println!("|---|---|---|---|");
+    let mut consumer = Consumer::new(&aws.config, settings, VerifyingProcessor)?;
+    // Its metrics kept in memory: stdout is the table.
+    consumer.metrics = std::sync::Arc::new(claimcheck::metrics::Metrics::new(
+        "bench",
+        "consumer",
+        claimcheck::metrics::Sink::Memory(Default::default()),
+    ));
+    println!("consumer (verifying processor: streams and hashes the whole payload)");
+    println!(
+        "| payload | handled in | MB/s | consumer CPU (user+sys) | MB per CPU-second | peak RSS while consuming | goal |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for mib in sizes {
         let size = mib * MIB;
         let id = uuid::Uuid::new_v4().to_string();
@@ -94,6 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
 
         testkit::reset_peak_rss();
+        let (user, sys) = testkit::cpu::cpu_seconds();
         let started = Instant::now();
         let response = handle(
             &consumer,
@@ -102,12 +114,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
         let elapsed = started.elapsed().as_secs_f64();
+        let (user_after, sys_after) = testkit::cpu::cpu_seconds();
+        let cpu = (user_after - user) + (sys_after - sys);
         let peak = testkit::peak_rss_mib();
         let status = consumer.ledger.get(&id).await?.map(|r| r.status);
         if !response.batch_item_failures.is_empty() || status != Some(Status::Done) {
             return Err(format!("{mib} MiB payload was not processed: {status:?}").into());
         }
-        println!("| {mib} MiB | {elapsed:.1} s | {peak:.1} MiB | ≤ 64 MiB |");
+        let mb = size as f64 / 1e6;
+        println!(
+            "| {mib} MiB | {elapsed:.1} s | {:.0} | {cpu:.1} s | {:.0} | {peak:.1} MiB | ≤ 64 MiB |",
+            mb / elapsed,
+            mb / cpu.max(1e-9)
+        );
     }
     Ok(())
 }

@@ -20,6 +20,7 @@
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -28,6 +29,7 @@ use claimcheck::extended_client::{
 };
 use claimcheck::ledger::{Changes, Ledger, PayloadRecord, Status, Step, Transition};
 use claimcheck::message_attributes::to_sdk_map;
+use claimcheck::metrics::{Metrics, ParkClass};
 use claimcheck::processor::{Body, Outcome, PayloadMeta, Processor};
 use claimcheck::settings::{self, SettingsError, Source};
 use claimcheck::sqs_limits;
@@ -94,6 +96,11 @@ pub struct Consumer<P> {
     pub processor: P,
     /// Who holds leases taken by this process.
     pub owner: String,
+    /// Its CloudWatch metrics (function `consumer`): `RecordsReceived`, `PayloadsDone`,
+    /// `PayloadsAlreadyDone`, `PayloadsRetried`, `PayloadsParked` by `reason`
+    /// ([`ParkClass`]), `ProcessingSeconds` and `BytesProcessed` per payload processed,
+    /// `UploadToDoneSeconds` (ledger creation to `done`), `ColdStart`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl<P: Processor> Consumer<P> {
@@ -115,6 +122,7 @@ impl<P: Processor> Consumer<P> {
             settings,
             processor,
             owner: format!("consumer-{}", uuid::Uuid::new_v4()),
+            metrics: Arc::new(Metrics::from_source("consumer", &settings::Environment)),
         })
     }
 }
@@ -208,6 +216,14 @@ pub async fn handle<P: Processor>(
             Box::pin(consume(deps, record)).await
         };
         let payload_id = payload_id.as_deref().unwrap_or("");
+        deps.metrics.count("RecordsReceived", 1);
+        match &handled {
+            Handled::Done => deps.metrics.count("PayloadsDone", 1),
+            Handled::AlreadyDone => deps.metrics.count("PayloadsAlreadyDone", 1),
+            Handled::Retry(_) => deps.metrics.count("PayloadsRetried", 1),
+            // Counted by reason where it is parked.
+            Handled::Parked(_) => {}
+        }
         // (A park, and a last failed receive, are logged at WARN where they happen.)
         tracing::info!(message_id = %id, payload_id, outcome = %handled, "record handled");
         if handled.is_failure() {
@@ -215,6 +231,7 @@ pub async fn handle<P: Processor>(
             response.add_failure(id);
         }
     }
+    deps.metrics.flush();
     Ok(response)
 }
 
@@ -245,7 +262,9 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
         return match process(deps, message, None).await {
             Outcome::Done { .. } => Handled::Done,
             Outcome::Retry(reason) => Handled::Retry(reason),
-            Outcome::Permanent(reason) => park(deps, record, None, reason).await,
+            Outcome::Permanent(reason) => {
+                park(deps, record, None, ParkClass::Rejected, reason).await
+            }
         };
     };
     let claimed = match deps
@@ -274,7 +293,7 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
         Ok(Transition::Rejected(current)) => {
             let state = current.map_or("unknown".to_owned(), |c| c.status.to_string());
             let reason = format!("payload {payload_id} cannot be processed from state {state}");
-            return park(deps, record, None, reason).await;
+            return park(deps, record, None, ParkClass::State, reason).await;
         }
         Err(e) => return Handled::Retry(format!("ledger: {e}")),
     };
@@ -285,7 +304,7 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
             "payload of {} bytes is over the {limit} bytes this consumer can stream within its timeout (CLAIMCHECK_MAX_PAYLOAD_BYTES); give the consumer more time and memory and a higher limit, then redrive it",
             claimed.size
         );
-        return park(deps, record, Some(&payload_id), reason).await;
+        return park(deps, record, Some(&payload_id), ParkClass::TooLarge, reason).await;
     }
     let receive_count = receive_count(record);
     match process(deps, message, Some(&claimed)).await {
@@ -297,8 +316,15 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
                 clear_last_error: true,
                 ..Changes::default()
             };
-            if let Err(e) = deps.ledger.step(&payload_id, Step::Finish, &done).await {
-                return Handled::Retry(format!("ledger: {e}"));
+            match deps.ledger.step(&payload_id, Step::Finish, &done).await {
+                Ok(Transition::Applied(finished)) => deps.metrics.seconds(
+                    "UploadToDoneSeconds",
+                    Duration::from_millis(
+                        u64::try_from(finished.updated_at - finished.created_at).unwrap_or(0),
+                    ),
+                ),
+                Ok(Transition::Rejected(_)) => {}
+                Err(e) => return Handled::Retry(format!("ledger: {e}")),
             }
             if deps.settings.delete_after_done
                 && let Err(e) = deps.client.store().delete(&object).await
@@ -319,6 +345,12 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
                 tracing::error!(payload_id, error = %e, "could not record the failure");
             }
             if last {
+                deps.metrics.count_by(
+                    "PayloadsParked",
+                    "reason",
+                    ParkClass::RetriesExhausted.as_str(),
+                    1,
+                );
                 // SQS's redrive policy moves the message to the DLQ after this receive.
                 tracing::warn!(
                     payload_id,
@@ -329,7 +361,9 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
             }
             Handled::Retry(reason)
         }
-        Outcome::Permanent(reason) => park(deps, record, Some(&payload_id), reason).await,
+        Outcome::Permanent(reason) => {
+            park(deps, record, Some(&payload_id), ParkClass::Rejected, reason).await
+        }
     }
 }
 
@@ -365,11 +399,18 @@ async fn process<P: Processor>(
         attributes: message.attributes,
         receive_count,
     };
+    let started = std::time::Instant::now();
     match AssertUnwindSafe(deps.processor.process(&meta, body))
         .catch_unwind()
         .await
     {
-        Ok(outcome) => outcome,
+        Ok(outcome) => {
+            if let Outcome::Done { .. } = &outcome {
+                deps.metrics.seconds("ProcessingSeconds", started.elapsed());
+                deps.metrics.bytes("BytesProcessed", size);
+            }
+            outcome
+        }
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
@@ -412,6 +453,7 @@ async fn unresolvable<P: Processor>(
         deps,
         record,
         payload_id.as_deref(),
+        ParkClass::Unresolvable,
         unresolved.error.to_string(),
     )
     .await
@@ -436,6 +478,7 @@ async fn park<P: Processor>(
     deps: &Consumer<P>,
     record: &SqsMessage,
     payload_id: Option<&str>,
+    class: ParkClass,
     reason: String,
 ) -> Handled {
     let fifo_dlq = deps.settings.dlq_url.ends_with(".fifo");
@@ -496,6 +539,8 @@ async fn park<P: Processor>(
         %reason,
         "message parked in the DLQ"
     );
+    deps.metrics
+        .count_by("PayloadsParked", "reason", class.as_str(), 1);
     Handled::Parked(reason)
 }
 

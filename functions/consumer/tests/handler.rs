@@ -43,6 +43,8 @@ struct Fixture {
     queue: String,
     queue_arn: String,
     dlq: String,
+    /// What the consumer's metrics emitted.
+    emitted: testkit::emf::Captured,
 }
 
 async fn fixture() -> Fixture {
@@ -62,8 +64,10 @@ async fn fixture() -> Fixture {
         deadline_margin: Duration::from_secs(5),
         max_payload_bytes: None,
     };
-    let consumer =
+    let mut consumer =
         Consumer::new(&aws.config_as("consumer"), settings, Faulty::default()).expect("consumer");
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "consumer");
+    consumer.metrics = std::sync::Arc::new(metrics);
     let queue_arn = format!(
         "arn:aws:sqs:us-east-1:123456789012:{}",
         queue.rsplit('/').next().unwrap_or("")
@@ -75,6 +79,7 @@ async fn fixture() -> Fixture {
         queue,
         queue_arn,
         dlq,
+        emitted,
     }
 }
 
@@ -333,6 +338,33 @@ async fn a_mixed_batch_reports_exactly_the_right_failures() {
     assert!(reasons.iter().any(|r| r.contains("does not exist")));
     assert!(reasons.iter().any(|r| r.contains("not a pointer")));
     assert!(reasons.iter().any(|r| r.contains("does not trust")));
+
+    // The metrics tell the same story, every line valid EMF.
+    let consumer = [("function", "consumer")];
+    let parked = |reason: &str| {
+        f.emitted.total(
+            "PayloadsParked",
+            &[("function", "consumer"), ("reason", reason)],
+        )
+    };
+    assert_eq!(f.emitted.total("RecordsReceived", &consumer), 10.0);
+    assert_eq!(
+        f.emitted.total("PayloadsDone", &consumer),
+        2.0,
+        "good, inline"
+    );
+    assert_eq!(f.emitted.total("PayloadsAlreadyDone", &consumer), 1.0);
+    assert_eq!(f.emitted.total("PayloadsRetried", &consumer), 3.0);
+    assert_eq!(parked("rejected"), 1.0);
+    assert_eq!(parked("unresolvable"), 3.0, "gone, malformed, foreign");
+    assert_eq!(parked("retries_exhausted"), 1.0);
+    assert_eq!(f.emitted.observations("ProcessingSeconds"), 2);
+    assert_eq!(
+        f.emitted.total("BytesProcessed", &consumer),
+        (b"good payload".len() + b"inline hello".len()) as f64
+    );
+    assert_eq!(f.emitted.observations("UploadToDoneSeconds"), 1, "good");
+    assert_eq!(f.emitted.total("ColdStart", &consumer), 1.0);
 }
 
 /// FIFO (Powertools' semantics): a failed record holds back the later records of its own
@@ -660,5 +692,12 @@ async fn a_payload_over_the_consumers_limit_is_parked_on_its_first_attempt() {
         f.consumer.processor.calls.load(Ordering::SeqCst),
         1,
         "only the small one"
+    );
+    assert_eq!(
+        f.emitted.total(
+            "PayloadsParked",
+            &[("function", "consumer"), ("reason", "too_large")]
+        ),
+        1.0
     );
 }

@@ -18,13 +18,15 @@
 //! 404, and a ledger item whose object is outside this bucket's uploads prefix is treated as
 //! unknown. The URL is never logged. Errors are JSON as in presign-upload.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use claimcheck::PayloadStore;
 use claimcheck::api::{DownloadLink, PayloadView, epoch_seconds};
-use claimcheck::http_api::{ApiError, json_response, payload_id};
+use claimcheck::http_api::{ApiError, count_answer, json_response, payload_id};
 use claimcheck::ledger::Status;
 use claimcheck::ledger::{Ledger, PayloadRecord};
+use claimcheck::metrics::Metrics;
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::principal::{AccessPolicy, Principal};
 use claimcheck::settings::{self, SettingsError, Source};
@@ -79,14 +81,28 @@ pub struct PresignDownload {
     pub store: PayloadStore,
     pub ledger: Ledger,
     pub settings: Settings,
+    /// Its CloudWatch metrics (function `presign-download`): `PayloadsDescribed`, of which
+    /// `DownloadsIssued` (with a download URL), `DownloadsRefused` by `code`, `RequestsFailed`
+    /// by `code`, `ColdStart`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl PresignDownload {
+    /// The same handler reporting its metrics to `metrics` (local mode's collection, tests).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
         Self {
             store: PayloadStore::new(aws_sdk_s3::Client::new(sdk)),
             ledger: Ledger::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
             settings,
+            metrics: Arc::new(Metrics::from_source(
+                "presign-download",
+                &claimcheck::settings::Environment,
+            )),
         }
     }
 }
@@ -94,7 +110,21 @@ impl PresignDownload {
 /// Serves one API Gateway request, as `lambda_http` hands it. Never fails: every outcome is an
 /// HTTP response.
 pub async fn handle(deps: &PresignDownload, request: Request) -> Response<Body> {
-    match describe(deps, &request).await {
+    let answer = describe(deps, &request).await;
+    count_answer(
+        &deps.metrics,
+        "PayloadsDescribed",
+        "DownloadsRefused",
+        &answer,
+    );
+    if let Ok(PayloadView {
+        download: Some(_), ..
+    }) = &answer
+    {
+        deps.metrics.count("DownloadsIssued", 1);
+    }
+    deps.metrics.flush();
+    match answer {
         Ok(view) => json_response(200, &view),
         Err(error) => error.into_response(),
     }

@@ -135,6 +135,8 @@ async fn a_stored_payload_gets_its_status_and_a_download_url() {
 #[tokio::test]
 async fn a_payload_without_its_object_gets_status_but_no_url() {
     let (_aws, deps) = deps().await;
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "presign-download");
+    let deps = deps.with_metrics(std::sync::Arc::new(metrics));
     let id = uuid::Uuid::new_v4().to_string();
     recorded(
         &deps,
@@ -148,6 +150,9 @@ async fn a_payload_without_its_object_gets_status_but_no_url() {
     );
     assert_eq!((status, body["status"].as_str()), (200, Some("pending")));
     assert!(body["download"].is_null(), "{body}");
+    let function = [("function", "presign-download")];
+    assert_eq!(emitted.total("PayloadsDescribed", &function), 1.0);
+    assert_eq!(emitted.total("DownloadsIssued", &function), 0.0);
 }
 
 fn get_as(path: &str, user_arn: &str) -> lambda_http::Request {
@@ -250,6 +255,8 @@ async fn a_payload_is_shown_to_its_owner_and_operators_only() {
 #[tokio::test]
 async fn crafted_ids_never_get_a_url() {
     let (aws, deps) = deps().await;
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "presign-download");
+    let deps = deps.with_metrics(std::sync::Arc::new(metrics));
     let outside = uuid::Uuid::new_v4().to_string();
     recorded(
         &deps,
@@ -360,6 +367,10 @@ async fn crafted_ids_never_get_a_url() {
         ),
         ("other route", get("/uploads"), 404, "not_found"),
     ];
+    let mut refused: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    for (_, _, _, code) in &cases {
+        *refused.entry(code).or_default() += 1.0;
+    }
     for (name, request, status, code) in cases {
         let (got, body) = api_parts("GET /payloads/{id}", &handle(&deps, request).await);
         assert_eq!(
@@ -372,6 +383,15 @@ async fn crafted_ids_never_get_a_url() {
             "{name}: signed something"
         );
     }
+    let function = ("function", "presign-download");
+    for (code, count) in refused {
+        assert_eq!(
+            emitted.total("DownloadsRefused", &[function, ("code", code)]),
+            count,
+            "{code}"
+        );
+    }
+    assert_eq!(emitted.total("DownloadsIssued", &[function]), 0.0);
 }
 
 #[test]

@@ -33,12 +33,14 @@
 pub mod multipart;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use claimcheck::api::{UploadRequest, UploadTicket};
-use claimcheck::http_api::{ApiError, json_body, json_response, parse_json};
+use claimcheck::http_api::{ApiError, count_answer, json_body, json_response, parse_json};
 use claimcheck::ledger::{Created, Ledger, NewPayload};
+use claimcheck::metrics::Metrics;
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::payload_store::PresignPut;
 use claimcheck::principal::Principal;
@@ -208,14 +210,29 @@ pub struct PresignUpload {
     pub store: PayloadStore,
     pub ledger: Ledger,
     pub settings: Settings,
+    /// Its CloudWatch metrics (function `presign-upload`): `UploadsIssued` (of which
+    /// `MultipartUploadsOpened`), `PartUrlsIssued`, `MultipartUploadsCompleted`,
+    /// `MultipartUploadsAborted`, `UploadsRefused` by `code`, `RequestsFailed` by `code`,
+    /// `ColdStart`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl PresignUpload {
+    /// The same handler reporting its metrics to `metrics` (local mode's collection, tests).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
         Self {
             store: PayloadStore::new(aws_sdk_s3::Client::new(sdk)),
             ledger: Ledger::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table),
             settings,
+            metrics: Arc::new(Metrics::from_source(
+                "presign-upload",
+                &claimcheck::settings::Environment,
+            )),
         }
     }
 }
@@ -223,19 +240,39 @@ impl PresignUpload {
 /// Serves one API Gateway request, as `lambda_http` hands it: `POST /uploads` and the
 /// multipart routes. Never fails: every outcome is an HTTP response.
 pub async fn handle(deps: &PresignUpload, request: Request) -> Response<Body> {
-    let answer = match route(&request) {
-        Ok(Route::Issue) => issue(deps, &request).await.map(|t| json_response(201, &t)),
-        Ok(Route::Parts(id)) => multipart::parts(deps, &request, &id)
-            .await
-            .map(|v| json_response(200, &v)),
-        Ok(Route::Complete(id)) => multipart::complete(deps, &request, &id)
-            .await
-            .map(|v| json_response(200, &v)),
-        Ok(Route::Abort(id)) => multipart::abort(deps, &request, &id)
-            .await
-            .map(|v| json_response(200, &v)),
-        Err(error) => Err(error),
+    let (served, answer) = match route(&request) {
+        Ok(Route::Issue) => {
+            let ticket = issue(deps, &request).await;
+            if let Ok(UploadTicket {
+                multipart: Some(_), ..
+            }) = &ticket
+            {
+                deps.metrics.count("MultipartUploadsOpened", 1);
+            }
+            ("UploadsIssued", ticket.map(|t| json_response(201, &t)))
+        }
+        Ok(Route::Parts(id)) => (
+            "PartUrlsIssued",
+            multipart::parts(deps, &request, &id)
+                .await
+                .map(|v| json_response(200, &v)),
+        ),
+        Ok(Route::Complete(id)) => (
+            "MultipartUploadsCompleted",
+            multipart::complete(deps, &request, &id)
+                .await
+                .map(|v| json_response(200, &v)),
+        ),
+        Ok(Route::Abort(id)) => (
+            "MultipartUploadsAborted",
+            multipart::abort(deps, &request, &id)
+                .await
+                .map(|v| json_response(200, &v)),
+        ),
+        Err(error) => ("UploadsIssued", Err(error)),
     };
+    count_answer(&deps.metrics, served, "UploadsRefused", &answer);
+    deps.metrics.flush();
     answer.unwrap_or_else(ApiError::into_response)
 }
 

@@ -94,10 +94,10 @@ async fn the_sha256_is_required_by_default() {
     assert!(aws.keys(&deps.settings.bucket).await.is_empty());
     let items = testkit::harness_ledger(deps.ledger.table())
         .await
-        .list_by_status(Status::Pending, i64::MAX, 10, None)
+        .count_by_status()
         .await
-        .expect("list");
-    assert!(items.records.is_empty(), "nothing recorded");
+        .expect("count");
+    assert!(items.is_empty(), "nothing recorded: {items:?}");
 }
 
 /// The caller becomes the payload's owner; each caller may hold `max_pending` unused upload
@@ -251,6 +251,8 @@ async fn base64_encoded_bodies_are_accepted() {
 #[tokio::test]
 async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     let (aws, deps) = deps(1 << 20, "text/csv,application/json").await;
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "presign-upload");
+    let deps = deps.with_metrics(std::sync::Arc::new(metrics));
     let valid_sha = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
     let short_sha = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
     let long_value = "v".repeat(2100);
@@ -447,6 +449,10 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
         ),
     ];
     assert!(cases.len() >= 20);
+    let mut refused: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    for (_, _, _, code) in &cases {
+        *refused.entry(code).or_default() += 1.0;
+    }
     for (name, request, status, code) in cases {
         let (got_status, body) = testkit::api_parts("POST /uploads", &handle(&deps, request).await);
         assert_eq!(
@@ -467,20 +473,28 @@ async fn bad_requests_get_a_clear_4xx_and_record_nothing() {
     );
     let recorded = testkit::harness_ledger(deps.ledger.table())
         .await
-        .list_by_status(Status::Pending, deps.ledger.now(), 100, None)
+        .list_every(Status::Pending, deps.ledger.now(), 100)
         .await
         .expect("list");
-    assert_eq!(
-        recorded.records.len(),
-        1,
-        "only the valid request was recorded"
-    );
+    assert_eq!(recorded.len(), 1, "only the valid request was recorded");
     assert!(aws.keys(&deps.settings.bucket).await.is_empty());
+    // Each refusal counted under its code; the one valid request issued.
+    let function = ("function", "presign-upload");
+    for (code, count) in refused {
+        assert_eq!(
+            emitted.total("UploadsRefused", &[function, ("code", code)]),
+            count,
+            "{code}"
+        );
+    }
+    assert_eq!(emitted.total("UploadsIssued", &[function]), 1.0);
 }
 
 #[tokio::test]
 async fn aws_failures_are_500_without_internals() {
-    let (aws, mut deps) = deps(1 << 20, "").await;
+    let (aws, deps) = deps(1 << 20, "").await;
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "presign-upload");
+    let mut deps = deps.with_metrics(std::sync::Arc::new(metrics));
     deps.ledger = claimcheck::ledger::Ledger::new(
         aws_sdk_dynamodb::Client::new(&aws.config),
         "no-such-table",
@@ -498,6 +512,13 @@ async fn aws_failures_are_500_without_internals() {
         (500, Some("internal"))
     );
     assert!(!body.to_string().contains("no-such-table"), "{body}");
+    assert_eq!(
+        emitted.total(
+            "RequestsFailed",
+            &[("function", "presign-upload"), ("code", "internal")]
+        ),
+        1.0
+    );
     assert!(!body.to_string().contains("X-Amz"), "{body}");
 }
 
@@ -599,7 +620,9 @@ fn as_user(user_arn: &str, method: &str, path: &str, body: Option<&str>) -> Requ
 /// aborted. Another caller reaches neither.
 #[tokio::test]
 async fn multipart_uploads_are_opened_resumed_completed_and_aborted_by_their_owner() {
-    let (aws, mut deps) = deps(1 << 30, "").await;
+    let (aws, deps) = deps(1 << 30, "").await;
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "presign-upload");
+    let mut deps = deps.with_metrics(std::sync::Arc::new(metrics));
     deps.settings.multipart_threshold = presign_upload::MIN_PART_BYTES;
     deps.settings.part_size = presign_upload::MIN_PART_BYTES;
     let part = presign_upload::MIN_PART_BYTES as usize;
@@ -744,6 +767,11 @@ async fn multipart_uploads_are_opened_resumed_completed_and_aborted_by_their_own
         aws.keys(&deps.settings.bucket).await,
         vec![format!("uploads/{id}")]
     );
+    let function = [("function", "presign-upload")];
+    assert_eq!(emitted.total("MultipartUploadsOpened", &function), 2.0);
+    assert_eq!(emitted.total("MultipartUploadsCompleted", &function), 1.0);
+    assert_eq!(emitted.total("MultipartUploadsAborted", &function), 1.0);
+    assert!(emitted.total("PartUrlsIssued", &function) >= 1.0);
 }
 
 fn sha2_of(bytes: &[u8]) -> Vec<u8> {

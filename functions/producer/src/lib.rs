@@ -14,10 +14,13 @@
 //! `ignore` (default: logged and skipped) or `enqueue` (recorded from the object itself and
 //! queued).
 
+use std::sync::Arc;
+
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use claimcheck::admission::{Admission, AdmissionError, MessageGroup, ignored};
 use claimcheck::extended_client::ClientError;
 use claimcheck::ledger::Ledger;
+use claimcheck::metrics::Metrics;
 use claimcheck::object_key::KeyPrefix;
 use claimcheck::settings::{self, SettingsError, Source};
 use claimcheck::size_attribute::SizeAttributeName;
@@ -79,6 +82,9 @@ pub struct Producer {
     pub admission: Admission,
     /// What the handler was configured with.
     pub settings: Settings,
+    /// Its CloudWatch metrics (function `producer`): `PayloadsQueued`, `PayloadsQuarantined`,
+    /// `PayloadsDuplicate`, `UploadsIgnored`, `ObjectsGone`, `RecordsFailed`, `ColdStart`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Producer {
@@ -99,6 +105,7 @@ impl Producer {
             )
             .with_message_group(settings.message_group.clone()),
             settings,
+            metrics: Arc::new(Metrics::from_source("producer", &settings::Environment)),
         })
     }
 }
@@ -132,16 +139,19 @@ pub async fn handle(deps: &Producer, event: S3Event) -> Result<Vec<Outcome>, Inv
     for record in &event.records {
         match produce(deps, record).await {
             Ok(outcome) => {
+                deps.metrics.count(outcome_metric(&outcome), 1);
                 let payload_id = outcome.payload_id().unwrap_or("");
                 tracing::info!(payload_id, outcome = %outcome, "record handled");
                 outcomes.push(outcome);
             }
             Err(e) => {
+                deps.metrics.count("RecordsFailed", 1);
                 tracing::error!(error = %e, "record failed; the invocation will be retried");
                 errors.push(e.to_string());
             }
         }
     }
+    deps.metrics.flush();
     match errors.first() {
         None => Ok(outcomes),
         Some(first) => Err(InvocationFailed {
@@ -149,6 +159,19 @@ pub async fn handle(deps: &Producer, event: S3Event) -> Result<Vec<Outcome>, Inv
             total,
             first: first.clone(),
         }),
+    }
+}
+
+/// The metric an outcome counts in.
+fn outcome_metric(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Queued { .. } => "PayloadsQueued",
+        Outcome::Duplicate { .. } => "PayloadsDuplicate",
+        Outcome::Quarantined { .. } => "PayloadsQuarantined",
+        Outcome::Ignored { .. } => "UploadsIgnored",
+        Outcome::ObjectGone { .. } => "ObjectsGone",
+        // An outcome added to the library later: still one record handled.
+        _ => "RecordsHandled",
     }
 }
 

@@ -16,6 +16,8 @@ struct Fixture {
     queue: String,
     /// The harness's view of the ledger: set-up and checks are not the function's calls.
     ledger: claimcheck::ledger::Ledger,
+    /// What the producer's metrics emitted.
+    emitted: testkit::emf::Captured,
 }
 
 async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
@@ -32,12 +34,15 @@ async fn fixture(unknown_objects: UnknownObjects) -> Fixture {
         size_attribute: SizeAttributeName::Current,
         message_group: Default::default(),
     };
-    let producer = Producer::new(&aws.config_as("producer"), settings).expect("producer");
+    let mut producer = Producer::new(&aws.config_as("producer"), settings).expect("producer");
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "producer");
+    producer.metrics = std::sync::Arc::new(metrics);
     Fixture {
         aws,
         producer,
         queue,
         ledger,
+        emitted,
     }
 }
 
@@ -268,6 +273,9 @@ async fn mismatched_uploads_are_quarantined_not_queued() {
         );
     }
     assert_eq!(f.aws.approximate_count(&f.queue).await, 0);
+    let producer = [("function", "producer")];
+    assert_eq!(f.emitted.total("PayloadsQuarantined", &producer), 2.0);
+    assert_eq!(f.emitted.total("PayloadsQueued", &producer), 0.0);
 }
 
 #[tokio::test]
@@ -346,7 +354,7 @@ async fn unknown_objects_can_be_enqueued_by_policy() {
 async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
     let f = fixture(UnknownObjects::Ignore).await;
     let (id, event) = f.announced(b"retry me", 8, None).await;
-    let broken = Producer::new(
+    let mut broken = Producer::new(
         &f.aws.config_as("producer"),
         Settings {
             // Named as the work queue, for the IAM test.
@@ -358,10 +366,16 @@ async fn a_failed_send_fails_the_invocation_and_the_retry_queues_it() {
         },
     )
     .expect("producer");
+    broken.metrics = f.producer.metrics.clone();
     let failed = handle(&broken, event.clone())
         .await
         .expect_err("send fails");
     assert_eq!((failed.failed, failed.total), (1, 1));
+    assert_eq!(
+        f.emitted
+            .total("RecordsFailed", &[("function", "producer")]),
+        1.0
+    );
     let record = f.record(&id).await;
     assert_eq!(
         record.status,
@@ -396,6 +410,10 @@ async fn an_object_deleted_before_its_event_is_reported_not_failed() {
     let outcomes = handle(&f.producer, event).await.expect("handled");
     assert_eq!(outcomes, [Outcome::ObjectGone { id: id.clone() }]);
     assert_eq!(f.status(&id).await, Status::Pending);
+    assert_eq!(
+        f.emitted.total("ObjectsGone", &[("function", "producer")]),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -412,6 +430,11 @@ async fn multi_record_events_handle_every_record() {
         (Status::Queued, Status::Queued)
     );
     assert_eq!(f.aws.approximate_count(&f.queue).await, 2);
+    assert_eq!(
+        f.emitted
+            .total("PayloadsQueued", &[("function", "producer")]),
+        2.0
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use claimcheck::admission::MessageGroup;
 use claimcheck::extended_client::ClientError;
+use claimcheck::metrics::Metrics;
 
 use claimcheck::repair::{DEFAULT_MAX_REDRIVES, Deployment, RepairSettings};
 use claimcheck::settings::{self, SettingsError, Source};
@@ -80,14 +81,71 @@ impl Settings {
     }
 }
 
-/// Runs one invocation's request until done or until `deadline` (the invocation's) is near.
+/// Runs one invocation's request until done or until `deadline` (the invocation's) is near,
+/// and reports what it did in `metrics` (see [`count_report`]).
 ///
 /// # Errors
 /// [`RepairError`] when the request cannot be carried out at all (see [`claimcheck::repair::run`]).
 pub async fn handle(
     deps: &Redriver,
+    metrics: &Metrics,
     request: Request,
     deadline: SystemTime,
 ) -> Result<Report, RepairError> {
-    claimcheck::repair::run(deps, request, deadline).await
+    let report = claimcheck::repair::run(deps, request, deadline).await;
+    match &report {
+        Ok(report) => count_report(metrics, report),
+        Err(_) => metrics.count("RunsRefused", 1),
+    }
+    metrics.flush();
+    report
+}
+
+/// The redriver's CloudWatch metrics (function `redriver`), from its settings' environment
+/// (see [`Metrics::from_source`]).
+pub fn metrics() -> Metrics {
+    Metrics::from_source("redriver", &settings::Environment)
+}
+
+/// Counts a run's report: redrive `RedriveScanned`, `Redriven`, `RedriveKeptParked`,
+/// `RedriveSkipped`, `RedriveFailed`; native `NativeRedrivesStarted`,
+/// `NativeRedriveMarked`; reconcile `ReconcileScanned`, `ReconcileStalled`, `Reconciled`,
+/// `ReconcileFailed`; and `RunsIncomplete` for a run that stopped short. A dry run counts
+/// nothing but `DryRuns`: it changed nothing.
+pub fn count_report(metrics: &Metrics, report: &Report) {
+    if report.shortfall().is_some() {
+        metrics.count("RunsIncomplete", 1);
+    }
+    match report {
+        Report::Redrive(r) if r.dry_run => metrics.count("DryRuns", 1),
+        Report::Native(r) if r.dry_run => metrics.count("DryRuns", 1),
+        Report::Reconcile(r) if r.dry_run => metrics.count("DryRuns", 1),
+        Report::Redrive(r) => {
+            let s = r.stats;
+            for (name, n) in [
+                ("RedriveScanned", s.scanned),
+                ("Redriven", s.redriven),
+                ("RedriveKeptParked", s.parked),
+                ("RedriveSkipped", s.skipped),
+                ("RedriveFailed", s.failed),
+            ] {
+                metrics.count(name, n.into());
+            }
+        }
+        Report::Native(r) => {
+            metrics.count("NativeRedrivesStarted", u64::from(r.task_handle.is_some()));
+            metrics.count("NativeRedriveMarked", r.payloads_marked_redriven.into());
+        }
+        Report::Reconcile(r) => {
+            let s = r.stats;
+            for (name, n) in [
+                ("ReconcileScanned", s.scanned),
+                ("ReconcileStalled", s.stalled),
+                ("Reconciled", s.reconciled),
+                ("ReconcileFailed", s.failed),
+            ] {
+                metrics.count(name, n.into());
+            }
+        }
+    }
 }

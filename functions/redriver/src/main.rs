@@ -10,11 +10,12 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_source(&claimcheck::settings::Environment)?;
     let sdk = claimcheck::sdk_config::load().await;
     let deps = settings.redriver(&sdk)?;
+    let metrics = redriver::metrics();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Request>| {
-        let deps = &deps;
+        let (deps, metrics) = (&deps, &metrics);
         let deadline = event.context.deadline();
         async move {
-            handle(deps, event.payload, deadline)
+            handle(deps, metrics, event.payload, deadline)
                 .await
                 .map_err(Error::from)
         }

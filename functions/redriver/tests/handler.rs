@@ -20,6 +20,9 @@ struct Fixture {
     deps: Redriver,
     /// The harness's own view of the ledger (set-up and checks are not the function's calls).
     ledger: Ledger,
+    /// The function's metrics, and what they emitted.
+    metrics: claimcheck::metrics::Metrics,
+    emitted: testkit::emf::Captured,
 }
 
 impl Fixture {
@@ -53,11 +56,14 @@ async fn fixture() -> Fixture {
     let deps = settings
         .redriver(&aws.config_as("redriver"))
         .expect("redriver");
+    let (emitted, metrics) = testkit::emf::Captured::metrics("tests", "redriver");
     Fixture {
         aws,
         settings,
         deps,
         ledger,
+        metrics,
+        emitted,
     }
 }
 
@@ -155,7 +161,7 @@ async fn status_of(f: &Fixture, id: &str) -> Status {
 }
 
 async fn run(f: &Fixture, request: Request) -> Report {
-    handle(&f.deps, request, in_a_minute())
+    handle(&f.deps, &f.metrics, request, in_a_minute())
         .await
         .expect("handled")
 }
@@ -287,6 +293,18 @@ async fn redrive_moves_what_can_succeed_and_keeps_the_rest_parked() {
 
     let report = run(&f, Request::default()).await;
     assert_eq!(redrive_stats(&report), expected, "{report:#?}");
+    // The metrics count the real run, not the dry one.
+    let redriver = [("function", "redriver")];
+    assert_eq!(f.emitted.total("DryRuns", &redriver), 1.0);
+    assert_eq!(
+        f.emitted.total("Redriven", &redriver),
+        f64::from(expected.redriven)
+    );
+    assert_eq!(
+        f.emitted.total("RedriveKeptParked", &redriver),
+        f64::from(expected.parked)
+    );
+    assert_eq!(f.emitted.total("ColdStart", &redriver), 1.0);
     let Report::Redrive(report) = report else {
         unreachable!()
     };
@@ -433,7 +451,7 @@ async fn filters_limits_and_the_deadline_leave_the_rest_parked() {
     );
 
     // With the deadline already too close, nothing is started and the run says so.
-    let late = handle(&f.deps, Request::default(), SystemTime::now())
+    let late = handle(&f.deps, &f.metrics, Request::default(), SystemTime::now())
         .await
         .expect("handled");
     let Report::Redrive(late) = late else {
@@ -450,6 +468,7 @@ async fn a_filter_outside_redrive_is_refused() {
     let f = fixture().await;
     let refused = handle(
         &f.deps,
+        &f.metrics,
         Request {
             mode: Mode::Reconcile,
             filter: Filter {
@@ -535,6 +554,15 @@ async fn reconcile_repairs_each_stalled_case_once() {
         },
         "{report:#?}"
     );
+    let redriver = [("function", "redriver")];
+    for (metric, expected) in [
+        ("ReconcileScanned", 6.0),
+        ("ReconcileStalled", 4.0),
+        ("Reconciled", 4.0),
+        ("ReconcileFailed", 0.0),
+    ] {
+        assert_eq!(f.emitted.total(metric, &redriver), expected, "{metric}");
+    }
     let Report::Reconcile(report) = report else {
         unreachable!()
     };
@@ -779,6 +807,7 @@ async fn native_marks_dead_payloads_and_starts_a_move_task() {
     ));
     let failed = handle(
         &f.deps,
+        &f.metrics,
         Request {
             mode: Mode::Native,
             ..Request::default()
