@@ -30,6 +30,7 @@ resource "aws_cloudwatch_metric_alarm" "function" {
     "${pair[0]}-${lower(pair[1])}" => { function = pair[0], metric = pair[1] }
   }
   alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "The ${each.value.function} function reported ${lower(each.value.metric)}: see its log group and the dashboard."
   namespace           = "AWS/Lambda"
   metric_name         = each.value.metric
   dimensions          = { FunctionName = aws_lambda_function.function[each.value.function].function_name }

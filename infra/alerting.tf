@@ -39,14 +39,12 @@ data "aws_iam_policy_document" "alarm_key" {
     sid       = "CloudWatchPublishesAlarms"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
+    # As AWS documents this grant (CloudWatch alarm actions with encrypted topics): no
+    # condition, since CloudWatch's KMS calls for SNS are not guaranteed to carry
+    # aws:SourceAccount; the topic policy below limits who may publish.
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }

@@ -21,7 +21,7 @@ locals {
   one_vcpu_memory_mb = 1769
   # Seconds an invocation keeps for everything but streaming (claims, ledger writes, the
   # consumer's 5 s deadline margin).
-  consumer_overhead_seconds = 30
+  consumer_overhead_seconds = 10
 
   # The largest payload the consumer must finish: every accepted upload, unless
   # consumer_max_payload_bytes parks larger ones.

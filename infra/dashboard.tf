@@ -7,9 +7,10 @@ locals {
   region = data.aws_region.current.region
   # SEARCH over a metric's classes (an error code, a park reason), one line each.
   by_class = {
-    refused = "SEARCH('{claimcheck,stack,function,code} stack=\"${var.name}\" MetricName=\"UploadsRefused\"', 'Sum', 300)"
-    parked  = "SEARCH('{claimcheck,stack,function,reason} stack=\"${var.name}\" MetricName=\"PayloadsParked\"', 'Sum', 300)"
-    failed  = "SEARCH('{claimcheck,stack,function,code} stack=\"${var.name}\" MetricName=\"RequestsFailed\"', 'Sum', 300)"
+    refused   = "SEARCH('{claimcheck,stack,function,code} stack=\"${var.name}\" MetricName=\"UploadsRefused\"', 'Sum', 300)"
+    downloads = "SEARCH('{claimcheck,stack,function,code} stack=\"${var.name}\" MetricName=\"DownloadsRefused\"', 'Sum', 300)"
+    parked    = "SEARCH('{claimcheck,stack,function,reason} stack=\"${var.name}\" MetricName=\"PayloadsParked\"', 'Sum', 300)"
+    failed    = "SEARCH('{claimcheck,stack,function,code} stack=\"${var.name}\" MetricName=\"RequestsFailed\"', 'Sum', 300)"
   }
 
   dashboard_widgets = [
@@ -26,7 +27,7 @@ locals {
       ]
     },
     {
-      title   = "Refused uploads by code, parked payloads by reason, API failures by code"
+      title   = "Refused uploads and downloads by code, parked payloads by reason, API failures by code"
       stat    = "Sum"
       metrics = [for id, search in local.by_class : [{ expression = search, id = id }]]
     },
@@ -78,6 +79,7 @@ locals {
         ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.producer_failures.name],
         ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.work.name, { yAxis = "right" }],
         ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.dlq.name, { yAxis = "right" }],
+        ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.producer_failures.name, { yAxis = "right" }],
       ]
     },
     {

@@ -50,18 +50,18 @@ locals {
   # The HTTP API's metrics are per ApiId and Stage.
   api_dimensions = { ApiId = aws_apigatewayv2_api.http.id, Stage = aws_apigatewayv2_stage.default.name }
 
-  # Every throttle metric of the ledger: the table's reads and writes, and each index's
-  # writes (a GSI that falls behind throttles the table's writes).
+  # Every throttle metric of the ledger: the table's and each index's reads and writes (a GSI
+  # that falls behind on writes throttles the table's writes).
   ledger_throttle_metrics = merge(
     {
       table_reads  = { metric = "ReadThrottleEvents", dimensions = { TableName = aws_dynamodb_table.ledger.name } }
       table_writes = { metric = "WriteThrottleEvents", dimensions = { TableName = aws_dynamodb_table.ledger.name } }
     },
     {
-      for index in aws_dynamodb_table.ledger.global_secondary_index :
-      "index_writes_${replace(index.name, "/[^a-z0-9]/", "_")}" => {
-        metric     = "WriteThrottleEvents"
-        dimensions = { TableName = aws_dynamodb_table.ledger.name, GlobalSecondaryIndexName = index.name }
+      for pair in setproduct([for index in aws_dynamodb_table.ledger.global_secondary_index : index.name], ["Read", "Write"]) :
+      "index_${lower(pair[1])}s_${replace(pair[0], "/[^a-z0-9]/", "_")}" => {
+        metric     = "${pair[1]}ThrottleEvents"
+        dimensions = { TableName = aws_dynamodb_table.ledger.name, GlobalSecondaryIndexName = pair[0] }
       }
     }
   )

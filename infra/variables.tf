@@ -94,8 +94,8 @@ variable "consumer_timeout_seconds" {
   type        = number
   default     = null
   validation {
-    condition     = var.consumer_timeout_seconds == null || (coalesce(var.consumer_timeout_seconds, 0) >= 10 && coalesce(var.consumer_timeout_seconds, 0) <= 900)
-    error_message = "consumer_timeout_seconds must be from 10 to 900 (Lambda's limit; the consumer keeps a 5 s margin)."
+    condition     = var.consumer_timeout_seconds == null || (coalesce(var.consumer_timeout_seconds, 0) >= 30 && coalesce(var.consumer_timeout_seconds, 0) <= 900)
+    error_message = "consumer_timeout_seconds must be from 30 to 900 (Lambda's limit; 10 s of it go to claims, ledger writes and the consumer's 5 s margin)."
   }
 }
 
@@ -262,6 +262,7 @@ variable "delete_after_done" {
 }
 
 variable "consumer_max_payload_bytes" {
+  nullable    = false
   description = "The largest payload the consumer processes; a larger one is parked on its first attempt with that reason instead of timing out on every receive. 0 (default): what the configured consumer can stream within its timeout (consumer.tf), which must cover max_upload_bytes. Set it below max_upload_bytes to accept larger uploads than the consumer handles (they are parked)."
   type        = number
   default     = 0
@@ -458,6 +459,7 @@ variable "alarm_sns_topic_arn" {
 }
 
 variable "alarm_emails" {
+  nullable    = false
   description = "Email addresses subscribed to the stack's alarm topic (each confirms once, by the link AWS sends). Ignored when alarm_sns_topic_arn names your own topic."
   type        = list(string)
   default     = []
@@ -508,7 +510,8 @@ variable "retried_alarm_percent" {
 }
 
 variable "tags" {
-  description = "Tags for every resource, applied through the AWS provider's default_tags (resources may add their own)."
+  nullable    = false
+  description = "Tags for every resource that takes tags, applied through the AWS provider's default_tags."
   type        = map(string)
   default     = {}
   validation {

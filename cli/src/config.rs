@@ -90,6 +90,9 @@ pub struct Endpoints {
     /// Where local mode writes its handlers' metrics (the outputs file's `metrics_log`).
     #[arg(skip)]
     pub metrics_log: Option<PathBuf>,
+    /// When that local mode run started, epoch ms (the outputs file's `metrics_since`).
+    #[arg(skip)]
+    pub metrics_since: Option<u64>,
     /// The deployed stack's CloudWatch dashboard (the outputs file's `dashboard_url`).
     #[arg(skip)]
     pub dashboard_url: Option<String>,
@@ -144,6 +147,12 @@ impl Endpoints {
             .metrics_log
             .or_else(|| output("metrics_log").map(PathBuf::from));
         self.dashboard_url = self.dashboard_url.or_else(|| output("dashboard_url"));
+        self.metrics_since = self.metrics_since.or_else(|| {
+            outputs
+                .get("metrics_since")
+                .and_then(|o| o.get("value"))
+                .and_then(Value::as_u64)
+        });
         if let (Some(endpoint_url), Some(access_key_id), Some(secret_access_key)) = (
             output("aws_endpoint_url"),
             output("aws_access_key_id"),

@@ -167,7 +167,7 @@ pub fn describe(report: &claimcheck::repair::Report) -> Vec<String> {
 
 /// Parses a `--status` value.
 pub fn status(name: &str) -> Result<Status, CliError> {
-    Status::parse(name).ok_or_else(|| {
+    Status::parse(&name.trim().to_ascii_lowercase()).ok_or_else(|| {
         CliError::Usage(format!(
             "unknown status {name:?}; one of {}",
             Status::ALL.map(|s| s.as_str()).join(", ")

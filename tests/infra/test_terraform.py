@@ -110,7 +110,7 @@ def dashboard_and_alarm_metrics():
         match = re.search(r"\{claimcheck,stack,function,(\w+)\}.*MetricName=\\?\"(\w+)", search)
         assert match, search
         function = {"UploadsRefused": "presign-upload", "PayloadsParked": "consumer",
-                    "RequestsFailed": "presign-upload"}[match.group(2)]
+                    "RequestsFailed": "presign-upload", "DownloadsRefused": "presign-download"}[match.group(2)]
         named.add((function, match.group(2), match.group(1)))
     for alarm in resources("aws_cloudwatch_metric_alarm").values():
         queries = [q["metric"][0] for q in alarm.get("metric_query", []) if "metric" in q]
@@ -603,6 +603,7 @@ class Resources(unittest.TestCase):
                          "${local.ledger_throttle_metrics}")
         self.assertIn("for index in aws_dynamodb_table.ledger.global_secondary_index",
                       str(locals_()["ledger_throttle_metrics"]))
+        self.assertIn('["Read", "Write"]', str(locals_()["ledger_throttle_metrics"]))
         retries = {q["id"]: q for q in alarms["consumer_retries"]["metric_query"]}
         self.assertEqual(retries["ratio"]["expression"], "100 * retried / MAX([received, 1])")
         self.assertEqual(alarms["consumer_retries"]["threshold"], "${var.retried_alarm_percent}")

@@ -12,8 +12,8 @@ pub struct Args {
     /// Only these states; repeatable.
     #[arg(long = "status")]
     pub statuses: Vec<String>,
-    /// At most this many payloads (1 or more).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    /// At most this many payloads (1 to 100000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub limit: u64,
 }
 
@@ -29,6 +29,10 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
             .map(|s| operations::status(s))
             .collect::<Result<Vec<_>, _>>()?
     };
+    // Each state once, in the order given.
+    let mut statuses = statuses;
+    let mut seen = std::collections::HashSet::new();
+    statuses.retain(|s| seen.insert(*s));
     if let Some(unlisted) = statuses
         .iter()
         .find(|s| !claimcheck::ledger::is_listed(**s))

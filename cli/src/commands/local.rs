@@ -100,8 +100,8 @@ pub struct Args {
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
     /// Where the handlers' CloudWatch metrics (EMF lines) are appended, for `claimcheck stats`
-    /// (default: `claimcheck-NAME-metrics.jsonl` in the temporary directory; named in the
-    /// outputs as `metrics_log`).
+    /// (default: a new `claimcheck-NAME-PID-metrics.jsonl` in the temporary directory; named
+    /// in the outputs as `metrics_log`, and printed).
     #[arg(long, value_name = "FILE")]
     pub metrics_log: Option<PathBuf>,
 }
@@ -371,7 +371,11 @@ async fn run_local(
             format!("CLAIMCHECK_QUEUE_URL={}", running.stack.queue_url),
             format!("CLAIMCHECK_DLQ_URL={}", running.stack.dlq_url),
             format!("CLAIMCHECK_TABLE={}", running.stack.table),
+            format!("CLAIMCHECK_STACK_NAME={}", running.stack_name),
         ];
+        if let Some(path) = &running.metrics_log {
+            lines.push(format!("CLAIMCHECK_METRICS_LOG={}", path.display()));
+        }
         if let Some(token) = &token {
             lines.push(format!("CLAIMCHECK_TOKEN={token}"));
         }

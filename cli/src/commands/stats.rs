@@ -20,11 +20,11 @@ pub struct Args {
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub window: u64,
     /// The metrics log to read (EMF lines; default: the outputs file's `metrics_log`, which
-    /// `claimcheck local` writes).
-    #[arg(long, value_name = "FILE")]
+    /// `claimcheck local` writes, counted from when that run started).
+    #[arg(long, env = "CLAIMCHECK_METRICS_LOG", value_name = "FILE")]
     pub metrics_log: Option<PathBuf>,
     /// The stack whose metrics to count (default: the outputs file's `stack_name`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "CLAIMCHECK_STACK_NAME", value_name = "NAME")]
     pub stack: Option<String>,
 }
 
@@ -55,7 +55,16 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
         .count_by_status()
         .await
         .map_err(|e| CliError::Remote(e.to_string()))?;
-    let log = args.metrics_log.or_else(|| endpoints.metrics_log.clone());
+    // A log named on the command line must exist; local mode's, from its outputs, may not yet
+    // (no handler has reported), and counts from when that run started.
+    let (log, since, explicit) = match args.metrics_log {
+        Some(path) => (Some(path), None, true),
+        None => (
+            endpoints.metrics_log.clone(),
+            endpoints.metrics_since,
+            false,
+        ),
+    };
     let metrics = match &log {
         Some(path) => {
             let stack = args
@@ -67,13 +76,21 @@ pub async fn run(args: Args, cx: &Context) -> Result<(), CliError> {
                             .into(),
                     )
                 })?;
+            if stack.trim().is_empty() {
+                return Err(CliError::Usage("--stack must not be empty".into()));
+            }
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
-            Some(
-                stats::summarize(path, &stack, now, args.window)
-                    .map_err(|e| CliError::input(path, &e))?,
-            )
+            match stats::summarize(path, &stack, since, now, args.window) {
+                Ok(summary) => Some(summary),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Some(Summary {
+                    window_seconds: args.window,
+                    since,
+                    ..Summary::default()
+                }),
+                Err(e) => return Err(CliError::input(path, &e)),
+            }
         }
         None => None,
     };
@@ -96,7 +113,12 @@ fn describe(report: &Stats) -> Vec<String> {
         .map(|(state, n)| format!("{state} {n}"))
         .collect();
     let mut lines = vec![
-        format!("ledger {}: {} payloads", report.table, report.payloads),
+        format!(
+            "ledger {}: {} payload{}",
+            report.table,
+            report.payloads,
+            if report.payloads == 1 { "" } else { "s" }
+        ),
         format!(
             "  {}",
             if states.is_empty() {

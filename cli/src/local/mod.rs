@@ -140,14 +140,20 @@ pub struct LocalSettings {
 }
 
 /// Where local mode collects the handlers' metrics unless told otherwise:
-/// `CLAIMCHECK_METRICS_LOG` when set (the tests' shared log), else
-/// `<temp dir>/claimcheck-<stack>-metrics.jsonl`. Lines carry the stack's name as a dimension,
-/// so stacks sharing a file stay apart.
+/// `CLAIMCHECK_METRICS_LOG` when set (the tests' shared log), else a new file of this process's
+/// in the temporary directory, `claimcheck-<stack>-<pid>-metrics.jsonl`. Lines carry the
+/// stack's name as a dimension and local mode names when it started (`metrics_since`), so
+/// stacks and runs sharing a file stay apart.
 pub fn default_metrics_log(stack: &str) -> std::path::PathBuf {
     std::env::var_os("CLAIMCHECK_METRICS_LOG")
         .filter(|path| !path.is_empty())
         .map_or_else(
-            || std::env::temp_dir().join(format!("claimcheck-{stack}-metrics.jsonl")),
+            || {
+                std::env::temp_dir().join(format!(
+                    "claimcheck-{stack}-{}-metrics.jsonl",
+                    std::process::id()
+                ))
+            },
             Into::into,
         )
 }
@@ -297,6 +303,8 @@ pub struct Running {
     pub stack_name: String,
     /// The file the handlers' metrics go to, when they go to one.
     pub metrics_log: Option<std::path::PathBuf>,
+    /// When this run started, epoch ms: `claimcheck stats` counts the log's lines from then.
+    pub started_at: u64,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -324,6 +332,7 @@ impl Running {
         });
         if let Some(path) = &self.metrics_log {
             outputs["metrics_log"] = value(&path.display().to_string());
+            outputs["metrics_since"] = serde_json::json!({ "value": self.started_at });
         }
         if let auth::Authorization::Jwt(jwt) = &self.authorization {
             outputs["jwt_issuer"] = value(&jwt.issuer.issuer);
@@ -357,6 +366,9 @@ pub async fn start<P: Processor + 'static>(
         return Err(LocalError::NoEndpoint);
     }
     settings.check()?;
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let stack = stack::provision(sdk, &settings.stack).await?;
     let region = sdk
         .region()
@@ -479,6 +491,7 @@ pub async fn start<P: Processor + 'static>(
         redriver,
         redriver_metrics,
         stack_name: settings.stack.name.clone(),
+        started_at,
         metrics_log: match &settings.metrics {
             claimcheck::metrics::Sink::File(path) => Some(path.clone()),
             _ => None,

@@ -137,15 +137,19 @@ pub enum Handled {
     Parked(String),
     /// To be received again (a batch item failure).
     Retry(String),
+    /// Failed on its last allowed receive: a batch item failure, after which SQS's redrive
+    /// policy moves the message to the DLQ (the ledger says `dead`).
+    DeadLettered(String),
 }
 
 impl Handled {
     fn is_failure(&self) -> bool {
-        matches!(self, Self::Retry(_))
+        matches!(self, Self::Retry(_) | Self::DeadLettered(_))
     }
 }
 
-/// In words, for log lines: `done`, `already done`, `parked: REASON`, `retried: REASON`.
+/// In words, for log lines: `done`, `already done`, `parked: REASON`, `retried: REASON`,
+/// `dead-lettered: REASON`.
 impl std::fmt::Display for Handled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -153,6 +157,7 @@ impl std::fmt::Display for Handled {
             Self::AlreadyDone => f.write_str("already done"),
             Self::Parked(reason) => write!(f, "parked: {reason}"),
             Self::Retry(reason) => write!(f, "retried: {reason}"),
+            Self::DeadLettered(reason) => write!(f, "dead-lettered: {reason}"),
         }
     }
 }
@@ -221,6 +226,12 @@ pub async fn handle<P: Processor>(
             Handled::Done => deps.metrics.count("PayloadsDone", 1),
             Handled::AlreadyDone => deps.metrics.count("PayloadsAlreadyDone", 1),
             Handled::Retry(_) => deps.metrics.count("PayloadsRetried", 1),
+            Handled::DeadLettered(_) => deps.metrics.count_by(
+                "PayloadsParked",
+                "reason",
+                ParkClass::RetriesExhausted.as_str(),
+                1,
+            ),
             // Counted by reason where it is parked.
             Handled::Parked(_) => {}
         }
@@ -230,6 +241,9 @@ pub async fn handle<P: Processor>(
             failed_groups.insert(group);
             response.add_failure(id);
         }
+        // After each record, not once per batch: an invocation cut off by its timeout keeps
+        // the metrics of the records it finished.
+        deps.metrics.flush();
     }
     deps.metrics.flush();
     Ok(response)
@@ -345,12 +359,6 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
                 tracing::error!(payload_id, error = %e, "could not record the failure");
             }
             if last {
-                deps.metrics.count_by(
-                    "PayloadsParked",
-                    "reason",
-                    ParkClass::RetriesExhausted.as_str(),
-                    1,
-                );
                 // SQS's redrive policy moves the message to the DLQ after this receive.
                 tracing::warn!(
                     payload_id,
@@ -358,6 +366,7 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
                     %reason,
                     "the last receive failed: the message is dead-lettered"
                 );
+                return Handled::DeadLettered(reason);
             }
             Handled::Retry(reason)
         }

@@ -214,7 +214,10 @@ async fn produce(deps: &Producer, record: &S3EventRecord) -> Result<Outcome, Rec
         return Ok(ignored(&key, "event from another bucket"));
     }
     let Some(id) = settings.uploads_prefix.id_of(&key) else {
-        return Ok(ignored(&key, "outside the uploads prefix"));
+        return Ok(ignored(
+            &key,
+            "not an upload key (the uploads prefix and a payload id)",
+        ));
     };
     Ok(deps
         .admission

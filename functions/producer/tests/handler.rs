@@ -287,15 +287,15 @@ async fn keys_outside_the_prefix_foreign_buckets_and_unknown_objects_are_ignored
     let cases = [
         (
             testkit::s3_event_json(f.bucket(), "elsewhere%2Fa+b%2Bc.txt", 1),
-            "outside the uploads prefix",
+            "not an upload key (the uploads prefix and a payload id)",
         ),
         (
             testkit::s3_event_json(f.bucket(), "uploads%2F..%2Fsecret", 1),
-            "outside the uploads prefix",
+            "not an upload key (the uploads prefix and a payload id)",
         ),
         (
             testkit::s3_event_json(f.bucket(), "uploads%2Fnot-a-uuid", 1),
-            "outside the uploads prefix",
+            "not an upload key (the uploads prefix and a payload id)",
         ),
         (
             testkit::s3_event_json("someone-else", &unknown_key, 5),
