@@ -160,8 +160,9 @@ bench: venv $(PACKAGE_VENV)/.installed
 	$(MAKE) package ARCH=x86-64
 	@echo "== 1. function init vs Python, and 5. zip sizes"
 	$(PYTHON) tests/package/run_zips.py bench "$(TARGET_DIR)/lambda"
-	@echo "== 2. payload store and consumer peak RSS"
+	@echo "== 2. payload store: 1 GiB put and get beside boto3's transfer manager; consumer peak RSS"
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck
+	$(WITH_ENDPOINT) $(PYTHON) tests/bench/transfer_boto3.py
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example consumer_rss -p consumer
 	@echo "== 8. the consumer on one core: a 5 GiB payload (the rate Terraform's consumer sizing assumes)"
 	CLAIMCHECK_BENCH_SIZES_MIB=5120 $(WITH_ENDPOINT) taskset -c 0 "$(TARGET_DIR)/release/examples/consumer_rss"

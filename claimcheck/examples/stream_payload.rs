@@ -3,7 +3,12 @@
 //! resident memory after each phase. The payload is generated on the fly and hashed on both
 //! sides, so neither the bytes nor a file ever sit whole in memory.
 //!
-//! `make bench` runs it against the local endpoint; `CLAIMCHECK_BENCH_MIB` changes the size.
+//! Each direction's wall time, CPU (user + sys of this process) and peak RSS are printed beside
+//! boto3's transfer manager's (`tests/bench/transfer_boto3.py`, run next by `make bench`).
+//!
+//! `make bench` runs it against the local endpoint; `CLAIMCHECK_BENCH_MIB` changes the size,
+//! `CLAIMCHECK_BENCH_PART_MIB` and `CLAIMCHECK_BENCH_PARTS_IN_FLIGHT` the put's part size and
+//! parallelism (default: the store's).
 
 use std::time::Instant;
 
@@ -28,28 +33,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     s3.create_bucket().bucket(&bucket).send().await?;
-    let store = PayloadStore::new(s3.clone());
+    let knob = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let mut store = PayloadStore::new(s3.clone());
+    if let (Some(part_mib), Some(in_flight)) = (
+        knob("CLAIMCHECK_BENCH_PART_MIB"),
+        knob("CLAIMCHECK_BENCH_PARTS_IN_FLIGHT"),
+    ) {
+        store = store.with_parts(part_mib * MIB as usize, in_flight);
+    }
     let object = PayloadPointer::new(&bucket, "bench/payload");
     println!(
-        "payload store streaming benchmark: {mib} MiB, part size {} MiB",
-        store.part_size() as u64 / MIB
+        "payload store streaming benchmark: {mib} MiB, part size {} MiB, {} parts in flight",
+        store.part_size() as u64 / MIB,
+        store.parts_in_flight()
     );
     println!("peak RSS at start: {:.1} MiB", testkit::peak_rss_mib());
 
     let mut source = testkit::Generated::new(size);
+    testkit::reset_peak_rss();
+    let cpu = || {
+        let (user, sys) = testkit::cpu::cpu_seconds();
+        user + sys
+    };
+    let cpu_before = cpu();
     let started = Instant::now();
     let stored = store
         .put_stream(&object, &mut source, &PutOptions::default())
         .await?;
     let put_secs = started.elapsed().as_secs_f64();
+    let put_cpu = cpu() - cpu_before;
+    let put_rss = testkit::peak_rss_mib();
     let sent_hash = source.hash.hex();
     println!(
-        "put: {} bytes in {put_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
+        "put: {} bytes in {put_secs:.1} s ({:.0} MiB/s), CPU {put_cpu:.1} s, peak RSS {put_rss:.1} MiB",
         stored.size,
         mib as f64 / put_secs,
-        testkit::peak_rss_mib()
     );
 
+    testkit::reset_peak_rss();
+    let cpu_before = cpu();
     let started = Instant::now();
     let mut body = store.get(&object).await?.into_async_read();
     let mut hash = Sha256::new();
@@ -64,21 +90,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         received += n as u64;
     }
     let get_secs = started.elapsed().as_secs_f64();
+    let get_cpu = cpu() - cpu_before;
+    let get_rss = testkit::peak_rss_mib();
     println!(
-        "get: {received} bytes in {get_secs:.1} s ({:.0} MiB/s), peak RSS {:.1} MiB",
+        "get: {received} bytes in {get_secs:.1} s ({:.0} MiB/s), CPU {get_cpu:.1} s, peak RSS {get_rss:.1} MiB",
         mib as f64 / get_secs,
-        testkit::peak_rss_mib()
     );
     let intact = hash.hex() == sent_hash && received == size;
     println!("round trip intact (SHA-256 and length): {intact}");
     store.delete(&object).await?;
     s3.delete_bucket().bucket(&bucket).send().await?;
-    println!("| payload | peak RSS (put + get) | goal |");
+    println!("| payload | peak RSS (put / get) | goal |");
     println!("|---|---|---|");
-    println!(
-        "| {mib} MiB | {:.1} MiB | ≤ 64 MiB |",
-        testkit::peak_rss_mib()
-    );
+    println!("| {mib} MiB | {put_rss:.1} / {get_rss:.1} MiB | ≤ 64 MiB |");
     if !intact {
         return Err("the payload read back differs from the one written".into());
     }
