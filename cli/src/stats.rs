@@ -13,7 +13,9 @@ use serde_json::Value;
 /// One metric series: a function's metric, with its extra dimension when it has one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Series {
+    /// The function that reported it (the `function` dimension).
     pub function: String,
+    /// The metric's name, e.g. `PayloadsDone`.
     pub metric: String,
     /// The extra dimension, as `name=value` (`code=invalid_json`, `reason=rejected`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -41,11 +41,15 @@ pub const UNITS: [&str; 27] = [
 /// One metric value set a document carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Datum {
+    /// The directive's `Namespace`.
     pub namespace: String,
+    /// The metric's `Name`.
     pub name: String,
+    /// Its `Unit` (`None` when the definition leaves it out).
     pub unit: String,
     /// Every dimension of the directive, by name.
     pub dimensions: BTreeMap<String, String>,
+    /// Its values (one for a number, each of an array).
     pub values: Vec<f64>,
 }
 
@@ -56,8 +60,8 @@ pub struct Datum {
 /// `CloudWatchMetrics` array; each directive a non-empty `Namespace`, `Dimensions` an array of
 /// dimension sets (arrays of strings, at most 30 each), `Metrics` at most 100 definitions each
 /// with a non-empty `Name`, a `Unit` from [`UNITS`] when present, `StorageResolution` 1 or 60
-/// when present; every dimension a root member holding a string, every metric a root member
-/// holding a number or an array of at most 100 numbers.
+/// when present; every dimension a root member holding a non-empty string, every metric a root
+/// member holding a number or an array of at most 100 finite numbers.
 pub fn check_line(line: &str) -> Result<Vec<Datum>, String> {
     if line.len() > 256 * 1024 {
         return Err(format!("{} bytes: over a log event's 256 KiB", line.len()));
@@ -109,9 +113,14 @@ pub fn check_line(line: &str) -> Result<Vec<Datum>, String> {
             }
             for name in set {
                 let name = name.as_str().ok_or("a dimension name is not a string")?;
-                let value = root.get(name).and_then(Value::as_str).ok_or_else(|| {
-                    format!("dimension {name} is not a string member of the root")
-                })?;
+                // An empty value would publish the metric without its dimensions (AWS).
+                let value = root
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        format!("dimension {name} is not a non-empty string member of the root")
+                    })?;
                 dimensions.insert(name.to_owned(), value.to_owned());
             }
         }
@@ -257,6 +266,7 @@ mod tests {
         assert_eq!(check_line(good).unwrap()[0].values, [1.0]);
         for (bad, why) in [
             (good.replace(r#""f":"x","#, ""), "dimension missing"),
+            (good.replace(r#""f":"x","#, r#""f":"","#), "dimension empty"),
             (good.replace(r#""M":1"#, r#""M":"1""#), "value a string"),
             (good.replace("Count", "Counts"), "unit"),
             (good.replace("1764547200000", "1764547200"), "seconds"),
