@@ -99,11 +99,16 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics of `function` in `stack`, written to `sink`. The first flush also reports
-    /// `ColdStart` = 1.
+    /// Metrics of `function` in `stack` (an empty name is [`DEFAULT_STACK`]), written to
+    /// `sink`. The first flush also reports `ColdStart` = 1.
     pub fn new(stack: impl Into<String>, function: &'static str, sink: Sink) -> Self {
+        let stack = stack.into();
         Self {
-            stack: stack.into(),
+            stack: if stack.is_empty() {
+                DEFAULT_STACK.to_owned()
+            } else {
+                stack
+            },
             function,
             sink,
             pending: Mutex::new(BTreeMap::new()),
@@ -135,8 +140,10 @@ impl Metrics {
     }
 
     /// Adds `n` to the count `name` under the extra dimension `dimension` = `class` (a value
-    /// from a fixed set: an error code, a reason class).
+    /// from a fixed set: an error code, a reason class). An empty class is `unknown`: EMF
+    /// publishes a metric with an empty dimension value without its dimensions.
     pub fn count_by(&self, name: &'static str, dimension: &'static str, class: &str, n: u64) {
+        let class = if class.is_empty() { "unknown" } else { class };
         self.record(
             Some((dimension, class.to_owned())),
             name,
@@ -397,6 +404,23 @@ mod tests {
                 .as_array()
                 .is_none_or(|v| v.len() <= MAX_VALUES_PER_METRIC)
         }));
+    }
+
+    #[test]
+    fn dimension_values_are_never_empty() {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let metrics = Metrics::new("", "consumer", Sink::Memory(kept.clone()));
+        metrics.count_by("PayloadsParked", "reason", "", 1);
+        metrics.flush();
+        let documents = parsed(&kept);
+        assert!(
+            documents.iter().all(|d| d["stack"] == DEFAULT_STACK),
+            "{documents:?}"
+        );
+        assert!(
+            documents.iter().any(|d| d["reason"] == "unknown"),
+            "{documents:?}"
+        );
     }
 
     #[test]

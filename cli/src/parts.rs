@@ -36,7 +36,8 @@ use crate::api::Api;
 /// then; a part that fails five times in a row points at something lasting).
 const PART_ATTEMPTS: usize = 5;
 /// Read granularity of a streamed part.
-const CHUNK: usize = 256 * 1024;
+/// Reads and writes of files and streams go in chunks of this size (256 KiB).
+pub(crate) const CHUNK: usize = 256 * 1024;
 
 /// A multipart upload in progress: the payload, its plan, and the part URLs at hand.
 pub struct Upload<'a> {
@@ -449,8 +450,18 @@ async fn md5_of(path: &Path, offset: u64, length: u64) -> Result<String, CliErro
     file.seek(std::io::SeekFrom::Start(offset))
         .await
         .map_err(|e| CliError::input(path, &e))?;
-    let mut reader = file.take(length);
     let mut md5 = Md5::new();
+    each_chunk(file.take(length), path, |chunk| md5.update(chunk)).await?;
+    Ok(hex::encode(md5.finalize()))
+}
+
+/// Reads `reader` (from the file `path`, for errors) to its end in [`CHUNK`]s, handing each to
+/// `take`: one buffer, however long the input.
+pub(crate) async fn each_chunk(
+    mut reader: impl AsyncRead + Unpin,
+    path: &Path,
+    mut take: impl FnMut(&[u8]),
+) -> Result<(), CliError> {
     let mut buffer = vec![0; CHUNK];
     loop {
         let n = reader
@@ -458,11 +469,10 @@ async fn md5_of(path: &Path, offset: u64, length: u64) -> Result<String, CliErro
             .await
             .map_err(|e| CliError::input(path, &e))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        md5.update(&buffer[..n]);
+        take(&buffer[..n]);
     }
-    Ok(hex::encode(md5.finalize()))
 }
 
 #[cfg(test)]

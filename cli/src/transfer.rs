@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use claimcheck::checksum::Sha256;
 use futures::StreamExt;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::CliError;
 use crate::parts::{Source, Upload};
@@ -18,8 +18,8 @@ use claimcheck::multipart::PartPlan;
 use crate::api::Api;
 use crate::progress;
 
-/// Read and write in chunks of this size.
-const CHUNK: usize = 256 * 1024;
+// Reads and writes go in chunks of this size.
+use crate::parts::CHUNK;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Uploaded {
@@ -456,23 +456,16 @@ async fn put_single(
 }
 
 async fn hash_file(
-    mut file: tokio::fs::File,
+    file: tokio::fs::File,
     path: &Path,
     bar: indicatif::ProgressBar,
 ) -> Result<String, CliError> {
     let mut hash = Sha256::new();
-    let mut buffer = vec![0; CHUNK];
-    loop {
-        let n = file
-            .read(&mut buffer)
-            .await
-            .map_err(|e| CliError::input(path, &e))?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buffer[..n]);
-        bar.inc(n as u64);
-    }
+    crate::parts::each_chunk(file, path, |chunk| {
+        hash.update(chunk);
+        bar.inc(chunk.len() as u64);
+    })
+    .await?;
     bar.finish_and_clear();
     Ok(hash.base64())
 }

@@ -294,7 +294,13 @@ impl Ledger {
     }
 
     fn live(&self, record: &PayloadRecord, now: i64) -> bool {
-        self.expires_at(record.updated_at) * 1000 > now
+        self.live_since(record.updated_at, now)
+    }
+
+    /// Whether an item last changed at `updated_at` (epoch ms) is within its retention at
+    /// `now`: what every read judges by.
+    fn live_since(&self, updated_at: i64, now: i64) -> bool {
+        self.expires_at(updated_at) * 1000 > now
     }
 
     /// Takes `step` of the pipeline's state machine ([`Step`]: its source states and target
@@ -563,11 +569,11 @@ impl Ledger {
                 .await
                 .map_err(|e| LedgerError::dynamo("Scan", e))?;
             for item in out.items.unwrap_or_default() {
-                // Past its retention, as the other reads judge it ([`Ledger::live`]).
+                // Past its retention, as the other reads judge it.
                 let expired = match item.get("updated_at") {
-                    Some(AttributeValue::N(at)) => at
-                        .parse::<i64>()
-                        .is_ok_and(|at| self.expires_at(at) * 1000 <= now),
+                    Some(AttributeValue::N(at)) => {
+                        at.parse::<i64>().is_ok_and(|at| !self.live_since(at, now))
+                    }
                     _ => false,
                 };
                 let status = match item.get("status") {

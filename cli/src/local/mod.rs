@@ -145,8 +145,9 @@ pub struct LocalSettings {
 /// stack's name as a dimension and local mode names when it started (`metrics_since`), so
 /// stacks and runs sharing a file stay apart.
 pub fn default_metrics_log(stack: &str) -> std::path::PathBuf {
-    std::env::var_os("CLAIMCHECK_METRICS_LOG")
-        .filter(|path| !path.is_empty())
+    use claimcheck::settings::Source;
+    claimcheck::settings::Environment
+        .get("CLAIMCHECK_METRICS_LOG")
         .map_or_else(
             || {
                 std::env::temp_dir().join(format!(

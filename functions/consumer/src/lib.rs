@@ -245,7 +245,6 @@ pub async fn handle<P: Processor>(
         // the metrics of the records it finished.
         deps.metrics.flush();
     }
-    deps.metrics.flush();
     Ok(response)
 }
 
