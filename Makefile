@@ -28,7 +28,7 @@ QEMU_PACKAGES := 'qemu-user=1:7.2+dfsg-7+deb12u*' 'libc6-arm64-cross=2.36-*'
 TARGET_DIR = $(shell cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_LAMBDA = PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" cargo lambda build --locked --output-format zip $(FUNCTIONS:%=-p %)
 
-.PHONY: test fmt-check clippy library-check unit-and-integration api-contract browser-check package-check qemu-arm64 infra-check package plan deploy bench demo local venv clean
+.PHONY: test fmt-check clippy library-check unit-and-integration api-contract browser-check package-check qemu-arm64 infra-check package plan deploy bench bench-transfer-manager demo local venv clean
 
 ## The project virtualenv: the local AWS endpoint (moto), boto3 and the official Python
 ## extended client, every version pinned in tests/requirements.txt.
@@ -152,31 +152,45 @@ local: venv
 
 ## Benchmarks: printed figures, never assertions.
 ## Each runs with its own package selected (their feature sets differ), built before the
-## endpoint starts.
+## endpoint starts. Sections 1, 3 and 9 talk to the endpoint over TLS (CLAIMCHECK_ENDPOINT_TLS=1:
+## kept-alive HTTPS with a throwaway CA, tests/with-endpoint.sh), as production talks to AWS.
+WITH_TLS_ENDPOINT = CLAIMCHECK_ENDPOINT_TLS=1 $(WITH_ENDPOINT)
 bench: venv $(PACKAGE_VENV)/.installed
 	cargo build --release --locked --example stream_payload --example client_cpu --example transfer_floor --example presign_rate -p claimcheck
 	cargo build --release --locked --example consumer_rss -p consumer
 	cargo build --release --locked -p claimcheck-cli
 	$(MAKE) package ARCH=x86-64
-	@echo "== 1. function init vs Python, and 5. zip sizes"
-	$(PYTHON) tests/package/run_zips.py bench "$(TARGET_DIR)/lambda"
+	@echo "== 1. cold start: exec to first event handled over TLS, beside the same Python function; 5. zip sizes"
+	$(WITH_TLS_ENDPOINT) $(PYTHON) tests/package/run_zips.py bench "$(TARGET_DIR)/lambda"
 	@echo "== 2. payload store: 1 GiB put and get beside boto3's transfer manager; consumer peak RSS"
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example stream_payload -p claimcheck
 	$(WITH_ENDPOINT) $(PYTHON) tests/bench/transfer_boto3.py
 	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example consumer_rss -p consumer
 	@echo "== 8. the consumer on one core: a 5 GiB payload (the rate Terraform's consumer sizing assumes)"
 	CLAIMCHECK_BENCH_SIZES_MIB=5120 $(WITH_ENDPOINT) taskset -c 0 "$(TARGET_DIR)/release/examples/consumer_rss"
-	@echo "== 3. client CPU: 200 x 1 MiB send+receive+delete"
-	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example client_cpu -p claimcheck
-	$(WITH_ENDPOINT) $(PYTHON) tests/bench/client_cpu.py
-	$(WITH_ENDPOINT) cargo run --release --locked --quiet --example transfer_floor -p claimcheck
+	@echo "== 3. client CPU over TLS: 200 x 1 MiB send+receive+delete, beside Python and the raw TLS floor"
+	$(WITH_TLS_ENDPOINT) "$(TARGET_DIR)/release/examples/client_cpu"
+	$(WITH_TLS_ENDPOINT) $(PYTHON) tests/bench/client_cpu.py
+	$(WITH_TLS_ENDPOINT) "$(TARGET_DIR)/release/examples/transfer_floor"
 	@echo "== 4. presigned URLs per second on one core"
 	taskset -c 0 cargo run --release --locked --quiet --example presign_rate -p claimcheck
 	taskset -c 0 $(PYTHON) tests/bench/presign_rate.py
+	@echo "== 9. cost per million payloads: 200 payloads each of 1 KiB, 1 MiB, 64 MiB through local mode, priced from the call log"
+	CLAIMCHECK_ENDPOINT_TLS=1 $(PYTHON) tests/bench/cost.py "$(TARGET_DIR)/release/claimcheck"
 	@echo "== 6. whole-process crashes: 500 payloads, local mode killed (SIGKILL) and restarted"
 	CLAIMCHECK_CRASH_PAYLOADS=500 $(WITH_ENDPOINT) cargo test --locked -p claimcheck-cli --test crash -- --nocapture
 	@echo "== 7. any size: a 6 GiB payload through the API (multipart) by the claimcheck command, then the consumer"
 	$(WITH_ENDPOINT) $(PYTHON) tests/bench/large_upload.py "$(TARGET_DIR)/release/claimcheck"
+
+## An evaluation outside `make bench`: AWS's Rust transfer manager (aws-sdk-s3-transfer-manager,
+## a developer preview, bench/transfer-manager: its own crate and lock, which builds the AWS SDK
+## a second time with its features) beside the payload store, 1 GiB each way at the same part
+## size, parts in flight and memory budget.
+bench-transfer-manager: venv
+	cargo build --release --locked --example stream_payload -p claimcheck
+	cd bench/transfer-manager && CARGO_TARGET_DIR="$(TARGET_DIR)/transfer-manager" cargo build --release --locked
+	CLAIMCHECK_BENCH_PART_MIB=8 CLAIMCHECK_BENCH_PARTS_IN_FLIGHT=4 $(WITH_ENDPOINT) "$(TARGET_DIR)/release/examples/stream_payload"
+	CLAIMCHECK_BENCH_PART_MIB=8 CLAIMCHECK_BENCH_PARTS_IN_FLIGHT=4 $(WITH_ENDPOINT) "$(TARGET_DIR)/transfer-manager/release/transfer-manager-eval"
 
 clean:
 	cargo clean

@@ -28,6 +28,27 @@ pub fn complete_s3_event(json: &str) -> Option<String> {
     Some(event.to_string())
 }
 
+/// `config` signing as `function`: the same configuration with the access key id
+/// `fn-<function>` (secret `testing`). The local endpoint does not check signatures; its call
+/// log (`CLAIMCHECK_CALL_LOG`, tests/local_endpoint.py) names each request's access key id, so
+/// every request a function's code makes, and every presigned URL it signs, is attributed to
+/// that function: the infra check compares them with its IAM policy, and the cost benchmark
+/// counts them per stage. Never for a real AWS account.
+pub fn config_signing_as(config: &aws_config::SdkConfig, function: &str) -> aws_config::SdkConfig {
+    use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+    let credentials = Credentials::new(
+        format!("fn-{function}"),
+        "testing",
+        None,
+        None,
+        "claimcheck-local-endpoint",
+    );
+    config
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::complete_s3_event;

@@ -111,7 +111,6 @@ impl std::fmt::Display for Status {
 /// |---|---|---|
 /// | `Admit` | pending | queued |
 /// | `Unadmit` | queued | pending |
-/// | `RecordMessage` | queued | queued |
 /// | `Quarantine` | pending | quarantined |
 /// | `Claim` | queued, failed, redriven, dead (and processing with an expired lease) | processing |
 /// | `Finish` | processing | done |
@@ -132,8 +131,6 @@ pub enum Step {
     Admit,
     /// Sending the pointer failed: back to `pending` (the next event or reconcile retries).
     Unadmit,
-    /// The sent pointer's message id is recorded (or reconcile re-sends a stalled one).
-    RecordMessage,
     /// The upload did not match what was announced.
     Quarantine,
     /// A consumer leases the payload for processing.
@@ -162,10 +159,9 @@ pub enum Step {
 
 impl Step {
     /// Every step, in declaration order.
-    pub const ALL: [Step; 15] = [
+    pub const ALL: [Step; 14] = [
         Step::Admit,
         Step::Unadmit,
-        Step::RecordMessage,
         Step::Quarantine,
         Step::Claim,
         Step::Finish,
@@ -184,7 +180,7 @@ impl Step {
     pub fn from(self) -> &'static [Status] {
         match self {
             Step::Admit | Step::Quarantine | Step::Expire => &[Status::Pending],
-            Step::Unadmit | Step::RecordMessage => &[Status::Queued],
+            Step::Unadmit => &[Status::Queued],
             Step::Claim => &Status::CLAIMABLE,
             Step::Finish | Step::Fail | Step::FailLast | Step::ReleaseLease => {
                 &[Status::Processing]
@@ -199,7 +195,7 @@ impl Step {
     /// The state the step ends in.
     pub fn to(self) -> Status {
         match self {
-            Step::Admit | Step::RecordMessage => Status::Queued,
+            Step::Admit => Status::Queued,
             Step::Unadmit => Status::Pending,
             Step::Quarantine => Status::Quarantined,
             Step::Claim => Status::Processing,

@@ -165,7 +165,7 @@ async fn a_lease_is_taken_over_only_after_it_expires() {
     );
     let first = applied(
         ledger
-            .claim("lease", "worker-a", Duration::from_secs(60))
+            .claim("lease", "worker-a", Duration::from_secs(60), "")
             .await
             .expect("claim"),
     );
@@ -176,7 +176,7 @@ async fn a_lease_is_taken_over_only_after_it_expires() {
 
     now.fetch_add(59_000, Ordering::SeqCst);
     match ledger
-        .claim("lease", "worker-b", Duration::from_secs(60))
+        .claim("lease", "worker-b", Duration::from_secs(60), "")
         .await
         .expect("claim")
     {
@@ -188,7 +188,7 @@ async fn a_lease_is_taken_over_only_after_it_expires() {
     now.fetch_add(2_000, Ordering::SeqCst);
     let second = applied(
         ledger
-            .claim("lease", "worker-b", Duration::from_secs(60))
+            .claim("lease", "worker-b", Duration::from_secs(60), "")
             .await
             .expect("claim"),
     );
@@ -213,7 +213,7 @@ async fn a_lease_is_taken_over_only_after_it_expires() {
     );
     assert!(matches!(
         ledger
-            .claim("lease", "worker-c", Duration::from_secs(60))
+            .claim("lease", "worker-c", Duration::from_secs(60), "")
             .await,
         Ok(Transition::Rejected(_))
     ));
@@ -399,7 +399,7 @@ async fn follow(
             Action::Take(Step::Claim) => {
                 let expired = model.status == Status::Processing && !model.lease_live;
                 (
-                    ledger.claim(&id, "consumer", LEASE).await,
+                    ledger.claim(&id, "consumer", LEASE, "").await,
                     Step::Claim.from().contains(&model.status) || expired,
                     Status::Processing,
                 )

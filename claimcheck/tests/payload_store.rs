@@ -416,3 +416,49 @@ async fn tags_over_s3s_limits_are_refused_before_anything_is_uploaded() {
     }
     assert!(aws.keys(&bucket).await.is_empty());
 }
+
+/// Over HTTPS (every AWS endpoint) bodies go out as `UNSIGNED-PAYLOAD` with their CRC32
+/// checksum; over plain HTTP the signature covers the body's SHA-256. The local endpoint serves
+/// plain HTTP in `make test` (and checks no signature), so the HTTPS side is seen on the request
+/// the SDK would send, captured before it leaves; the plain side is captured alike for contrast.
+#[tokio::test]
+async fn bodies_are_unsigned_over_https_and_signed_over_plain_http() {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let sha256_of_hello = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    for (endpoint, signed) in [
+        (Some("https://s3.us-east-1.amazonaws.com"), false),
+        (None, false),
+        (Some("http://127.0.0.1:9"), true),
+    ] {
+        let (http, captured) = aws_smithy_http_client::test_util::capture_request(None);
+        let mut config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .force_path_style(true)
+            .http_client(http);
+        config.set_endpoint_url(endpoint.map(str::to_owned));
+        let config = config.build();
+        let store = PayloadStore::new(aws_sdk_s3::Client::from_conf(config));
+        // The captured answer is an empty 200; only the request matters here.
+        let _ = store
+            .put_bytes(
+                &PayloadPointer::new("bucket", "key"),
+                bytes::Bytes::from_static(b"hello"),
+                &PutOptions::default(),
+            )
+            .await;
+        let request = captured.expect_request();
+        let content_sha256 = request.headers().get("x-amz-content-sha256");
+        let expected = if signed {
+            sha256_of_hello
+        } else {
+            "UNSIGNED-PAYLOAD"
+        };
+        assert_eq!(content_sha256, Some(expected), "{endpoint:?}");
+        assert!(
+            request.headers().get("x-amz-checksum-crc32").is_some(),
+            "the body's CRC32 goes with it either way ({endpoint:?})"
+        );
+    }
+}

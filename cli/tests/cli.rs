@@ -33,6 +33,7 @@ async fn stack() -> Stack {
         .expect("bind");
     let api_url = format!("http://{}", listener.local_addr().expect("address"));
     let handlers = ApiHandlers {
+        call_log: Default::default(),
         api_url: api_url.clone(),
         page_subject: "local-user".into(),
         upload: presign_upload::PresignUpload::new(

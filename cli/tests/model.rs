@@ -276,6 +276,7 @@ impl World {
                 &self.aws.sqs,
                 &self.functions.mapping,
                 &batch,
+                &local::call_log::CallLog::default(),
             ),
         )
         .await;

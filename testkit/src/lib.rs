@@ -33,18 +33,7 @@ impl Endpoint {
     /// makes, and every presigned URL it signs, to that function. The infra check compares
     /// those calls with the function's IAM policy in Terraform.
     pub fn config_as(&self, function: &str) -> SdkConfig {
-        use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-        let credentials = Credentials::new(
-            format!("fn-{function}"),
-            "testing",
-            None,
-            None,
-            "claimcheck-tests",
-        );
-        self.config
-            .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(credentials))
-            .build()
+        claimcheck::local_endpoint::config_signing_as(&self.config, function)
     }
 }
 

@@ -159,12 +159,17 @@ def queue_differences(function, calls, granted):
     return problems
 
 
+# Lines local mode adds to the call log for what AWS runs around the functions (their
+# invocations, API Gateway's requests: cli/src/local/call_log.rs): not calls a role makes.
+INVOCATION_SERVICES = {"lambda", "apigateway"}
+
+
 def recorded_calls(path):
     """{function: {"service:Action"}} of every request signed by `fn-<function>`."""
     calls = collections.defaultdict(set)
     for call in _lines(path):
         principal = call.get("principal") or ""
-        if principal.startswith("fn-"):
+        if principal.startswith("fn-") and call["service"] not in INVOCATION_SERVICES:
             calls[principal[3:]].add(f"{call['service']}:{call['action']}")
     return dict(calls)
 
@@ -266,7 +271,8 @@ class Comparison(unittest.TestCase):
     def test_reads_the_functions_principals_and_ignores_everyone_else(self):
         log = self.write_log([("fn-producer", "sqs", "SendMessage"), ("testing", "s3", "CreateBucket"),
                               (None, "s3", "GetObject"), ("fn-producer", "s3", "GetObject"),
-                              ("fn-producer", "sqs", "SendMessage"), ("fn-presign-upload", "s3", "PutObject")])
+                              ("fn-producer", "sqs", "SendMessage"), ("fn-presign-upload", "s3", "PutObject"),
+                              ("fn-producer", "lambda", "Invoke"), (None, "apigateway", "POST /uploads")])
         self.assertEqual(recorded_calls(log), {"producer": {"sqs:SendMessage", "s3:GetObject"},
                                                "presign-upload": {"s3:PutObject"}})
 

@@ -5,11 +5,19 @@ its answer is checked. This proves each function's `main.rs` wiring (settings fr
 environment, SDK clients, the runtime loop, JSON logging), not only its handler.
 
     python tests/package/run_zips.py check ZIP_DIR   # in `make test`, against the local endpoint
-    python tests/package/run_zips.py bench ZIP_DIR   # `make bench`: init time vs a Python function
+    python tests/package/run_zips.py bench ZIP_DIR   # `make bench`: cold starts vs Python peers
+
+Both run under tests/with-endpoint.sh (bench over TLS with CLAIMCHECK_ENDPOINT_TLS=1, as in
+production). `bench` starts each zip cold 20 times (CLAIMCHECK_BENCH_STARTS), each start
+serving one representative event of the function's normal path with fresh ids, and measures
+init (exec to the first `next`), first event handled (exec to its `/response`) and the event
+alone (`next` to `/response`), beside the same function in Python (boto3 and the official
+extended client, tests/package/python_functions/) serving the same event, started alternately.
 
 Each function runs with its own access key id (`fn-<function>`), so the local endpoint's call
 log attributes its calls to it, as in the integration tests.
 """
+import hashlib
 import json
 import os
 import statistics
@@ -38,6 +46,7 @@ class RuntimeApi:
         self.request_id = str(uuid.uuid4())
         self.first_next = threading.Event()
         self.first_next_at = None
+        self.answered_at = None
         self.answered = threading.Event()
         self.answer = None
         self.kind = None
@@ -76,6 +85,7 @@ class RuntimeApi:
                 self.wfile.write(api.event)
 
             def do_POST(self):
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 self.send_response(202)
@@ -83,6 +93,7 @@ class RuntimeApi:
                 self.end_headers()
                 api.kind = self.path.rsplit("/", 1)[-1]
                 api.answer = body.decode(errors="replace")
+                api.answered_at = arrived
                 api.answered.set()
 
         self.server = QuietServer(("127.0.0.1", 0), Handler)
@@ -117,8 +128,15 @@ def lambda_environment(function, api, settings):
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        env["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
+    # The local endpoint, and over TLS its throwaway CA: SSL_CERT_FILE for the Rust SDK
+    # (rustls-native-certs reads it), AWS_CA_BUNDLE for boto3.
+    for name in ("AWS_ENDPOINT_URL", "SSL_CERT_FILE", "AWS_CA_BUNDLE"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    # For profiling: CLAIMCHECK_ZIP_LOG_LEVEL=trace (a tracing filter) reaches the functions as
+    # RUST_LOG; cold_start() answers each log line with when it arrived.
+    if os.environ.get("CLAIMCHECK_ZIP_LOG_LEVEL"):
+        env["RUST_LOG"] = os.environ["CLAIMCHECK_ZIP_LOG_LEVEL"]
     env.update(settings)
     return env
 
@@ -158,20 +176,43 @@ def unpack(zip_dir, function, into):
 
 def invoke(command, function, event, settings, timeout=60):
     """Starts `command` as a Lambda function, serves it `event`; returns (kind, answer, logs)."""
+    start = cold_start(command, function, event, settings, timeout)
+    return start["kind"], start["answer"], start["logs"]
+
+
+def cold_start(command, function, event, settings, timeout=60):
+    """Starts `command` as a Lambda function, serves it `event`; answers its `kind` (`response`,
+    `error`), `answer`, `logs` and, in seconds: `init` (exec to the first `next`), `handled`
+    (exec to the answer) and `event` (the first `next` to the answer)."""
     api = RuntimeApi(event)
     try:
+        started = time.monotonic()
         process = subprocess.Popen(
             command,
             env=lambda_environment(function, api, settings),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+        # Read as it comes (a verbose log must not fill the pipe and stall the function), each
+        # line with when it arrived, in seconds since exec.
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(
+            (time.monotonic() - started, line) for line in process.stdout), daemon=True)
+        reader.start()
         answered = api.answered.wait(timeout)
         process.kill()
-        logs, _ = process.communicate()
+        process.wait()
+        reader.join(10)
+        logs = b"".join(line for _, line in lines).decode(errors="replace")
         if not answered:
-            raise AssertionError(f"{function}: no answer within {timeout}s; output:\n{logs.decode()}")
-        return api.kind, api.answer, logs.decode(errors="replace")
+            raise AssertionError(f"{function}: no answer within {timeout}s; output:\n{logs}")
+        return {
+            "kind": api.kind, "answer": api.answer, "logs": logs,
+            "lines": [(at, line.decode(errors="replace").rstrip("\n")) for at, line in lines],
+            "init": (api.first_next_at or api.answered_at) - started,
+            "handled": api.answered_at - started,
+            "event": api.answered_at - (api.first_next_at or api.answered_at),
+        }
     finally:
         api.close()
 
@@ -230,7 +271,7 @@ def stack():
 SHA256_OF_HELLO = "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
 
 
-def api_event(method, path, body=None):
+def api_event(method, path, body=None, user_arn="arn:aws:iam::123456789012:user/run-zips"):
     """An API Gateway (payload format 2.0) event of a request signed by an IAM user, as the
     default AWS_IAM authorization passes it on."""
     return {
@@ -248,26 +289,32 @@ def api_event(method, path, body=None):
             "authorizer": {"iam": {
                 "accessKey": "AKIDEXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE",
                 "cognitoIdentity": None, "principalOrgId": None,
-                "userArn": "arn:aws:iam::123456789012:user/run-zips", "userId": "AIDAEXAMPLE"}},
+                "userArn": user_arn, "userId": "AIDAEXAMPLE"}},
         },
         "body": body,
         "isBase64Encoded": False,
     }
 
 
-def events(settings):
-    """One real event per function, and a check of its answer."""
-    bucket = settings["CLAIMCHECK_BUCKET"]
-    unknown = str(uuid.uuid4())
-    s3_event = {"Records": [{
+def object_created(bucket, payload_id):
+    """S3's ObjectCreated:Put event for the 5-byte upload `uploads/<payload_id>` in `bucket`, as
+    S3 invokes the producer with it (the key URL-encoded, as S3 sends keys)."""
+    return {"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-11-25T00:00:00.000Z", "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "local"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "responseElements": {},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "uploads",
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "local"}, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": f"uploads%2F{unknown}", "size": 5, "eTag": "e", "sequencer": "1"}},
+               "object": {"key": f"uploads%2F{payload_id}", "size": 5, "eTag": "e", "sequencer": "1"}},
     }]}
+
+
+def events(settings):
+    """One real event per function, and a check of its answer."""
+    bucket = settings["CLAIMCHECK_BUCKET"]
+    unknown = str(uuid.uuid4())
+    s3_event = object_created(bucket, unknown)
     sqs_event = {"Records": [{
         "messageId": str(uuid.uuid4()), "receiptHandle": "handle", "body": "an inline message",
         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764028800000"},
@@ -338,63 +385,221 @@ def check(zip_dir):
     sys.exit(1 if failures else 0)
 
 
-PYTHON_FUNCTION = r'''
-import json, os, urllib.request
-import boto3
-from sqs_extended_client import SQSExtendedClientSession
-session = SQSExtendedClientSession()
-s3 = session.client("s3")
-sqs = session.client("sqs")
-sqs.large_payload_support = os.environ.get("CLAIMCHECK_BUCKET", "bucket")
-ddb = session.client("dynamodb")
-api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
-while True:
-    with urllib.request.urlopen(api + "next") as r:
-        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-        event = json.load(r)
-    urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=b"{}", method="POST"))
-'''
+PYTHON_FUNCTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python_functions")
 
 
-def init_time(command, function, settings):
-    """Wall time from exec to the runtime's first request for an event."""
-    api = RuntimeApi(None)
-    try:
-        started = time.monotonic()
-        process = subprocess.Popen(command, env=lambda_environment(function, api, settings),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not api.first_next.wait(30):
-            raise AssertionError(f"{function} never asked for an event")
-        elapsed = api.first_next_at - started
-        process.kill()
-        process.wait()
-        return elapsed
-    finally:
-        api.close()
+def python_command(function):
+    """The function's Python peer (tests/package/python_functions/), under its runtime loop."""
+    # -B: no __pycache__ left in the source tree (compiling the two small modules is well under
+    # a millisecond).
+    return [sys.executable, "-B", os.path.join(PYTHON_FUNCTIONS, "runtime.py"), function.replace("-", "_")]
 
 
-def bench(zip_dir, starts=20):
-    settings = {"CLAIMCHECK_BUCKET": "b", "CLAIMCHECK_TABLE": "t",
-                "CLAIMCHECK_QUEUE_URL": "http://127.0.0.1:1/q", "CLAIMCHECK_DLQ_URL": "http://127.0.0.1:1/d"}
-    rows = []
+def status_shard(status, payload_id):
+    """The ledger's status index key of a payload (claimcheck::ledger::status_shard)."""
+    return f"{status}#{hashlib.sha256(payload_id.encode()).digest()[0] % 16:02d}"
+
+
+class Scenarios:
+    """Per cold start, the function's representative first event with fresh ids, its world
+    seeded first (objects, ledger items), and a check of the answer and of what it changed."""
+
+    OWNER_PREFIX = "arn:aws:iam::123456789012:user/bench-"
+
+    def __init__(self, settings):
+        import boto3
+
+        self.settings = settings
+        self.bucket = settings["CLAIMCHECK_BUCKET"]
+        self.table = settings["CLAIMCHECK_TABLE"]
+        self.s3 = boto3.client("s3")
+        self.ddb = boto3.client("dynamodb")
+        self.sqs = boto3.client("sqs")
+        self.seeded = []
+
+    def item(self, payload_id):
+        return self.ddb.get_item(TableName=self.table, Key={"id": {"S": payload_id}}, ConsistentRead=True).get("Item")
+
+    def queued(self, payload_id):
+        """Whether the work queue holds a pointer message to `payload_id` (taken off the queue,
+        with any other, so each start's check sees only its own)."""
+        found = False
+        for _ in range(3):
+            out = self.sqs.receive_message(QueueUrl=self.settings["CLAIMCHECK_QUEUE_URL"],
+                                           MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+            messages = out.get("Messages", [])
+            for message in messages:
+                named = message.get("MessageAttributes", {}).get("payload_id", {}).get("StringValue")
+                found = found or named == payload_id
+                self.sqs.delete_message(QueueUrl=self.settings["CLAIMCHECK_QUEUE_URL"],
+                                        ReceiptHandle=message["ReceiptHandle"])
+            if found or not messages:
+                return found
+        return found
+
+    def put_object(self, key):
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"hello", ContentType="text/csv",
+                           ChecksumSHA256=SHA256_OF_HELLO)
+
+    def put_item(self, payload_id, status, owner, at, **extra):
+        """A ledger item as claimcheck writes it (claimcheck/src/ledger/record.rs)."""
+        item = {
+            "id": {"S": payload_id}, "bucket": {"S": self.bucket}, "key": {"S": f"uploads/{payload_id}"},
+            "status": {"S": status}, "size": {"N": "5"}, "content_type": {"S": "text/csv"},
+            "sha256": {"S": SHA256_OF_HELLO}, "attempts": {"N": "0"}, "redrives": {"N": "0"},
+            "owner": {"S": owner}, "created_at": {"N": str(at)}, "updated_at": {"N": str(at)},
+            "expires_at": {"N": str(at // 1000 + 30 * 86400)},
+        }
+        if status not in ("done", "expired"):
+            item["status_shard"] = {"S": status_shard(status, payload_id)}
+        if status == "pending":
+            item["pending_owner"] = {"S": owner}
+        item.update({name: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for name, v in extra.items()})
+        self.ddb.put_item(TableName=self.table, Item=item)
+
+    def __call__(self, function):
+        """(event, verify(answer, logs)) for one start of `function`."""
+        payload_id = str(uuid.uuid4())
+        owner = self.OWNER_PREFIX + uuid.uuid4().hex[:12]
+        key = f"uploads/{payload_id}"
+        now = int(time.time() * 1000)
+        status_of = lambda pid: (self.item(pid) or {}).get("status", {}).get("S")
+
+        if function == "presign-upload":
+            # A new caller asks for an upload URL: the pending cap's count, then the ledger write.
+            body = json.dumps({"content_type": "text/csv", "content_length": 5, "sha256": SHA256_OF_HELLO})
+
+            def verify(answer, logs):
+                response = json.loads(answer)
+                ticket = json.loads(response["body"])
+                assert response["statusCode"] == 201 and ticket["url"], answer
+                assert status_of(ticket["id"]) == "pending", f"ledger: {self.item(ticket['id'])}"
+            return api_event("POST", "/uploads", body, user_arn=owner), verify
+
+        if function == "presign-download":
+            # The owner of an admitted, processed payload asks for it: ledger read, HEAD, presign.
+            self.put_object(key)
+            self.put_item(payload_id, "done", owner, now - 1000)
+
+            def verify(answer, logs):
+                response = json.loads(answer)
+                view = json.loads(response["body"])
+                assert response["statusCode"] == 200 and view["download"]["url"], answer
+            return api_event("GET", f"/payloads/{payload_id}", user_arn=owner), verify
+
+        if function == "producer":
+            # S3's event for an upload presign-upload announced: ledger read, HEAD, pending →
+            # queued, the pointer sent.
+            self.put_item(payload_id, "pending", owner, now - 1000, url_expires_at=now + 900_000)
+            self.put_object(key)
+            event = object_created(self.bucket, payload_id)
+
+            def verify(answer, logs):
+                assert json.loads(answer) is None, answer
+                item = self.item(payload_id)
+                # Queued, and the pointer on the work queue (its message id is recorded later, by
+                # the consumer's claim).
+                assert item["status"]["S"] == "queued", f"ledger: {item}\n{logs}"
+                assert self.queued(payload_id), f"no pointer to {payload_id} on the work queue\n{logs}"
+            return event, verify
+
+        if function == "consumer":
+            # A pointer message as the producer sends it, for a queued payload: the lease, the
+            # object streamed and verified, done.
+            self.put_object(key)
+            self.put_item(payload_id, "queued", owner, now - 1000, e_tag='"5d41402abc4b2a76b9719d911017c592"',
+                          message_id=str(uuid.uuid4()))
+            pointer = json.dumps(["software.amazon.payloadoffloading.PayloadS3Pointer",
+                                  {"s3BucketName": self.bucket, "s3Key": key}], separators=(",", ":"))
+            string = lambda value, kind="String": {"stringValue": value, "stringListValues": [],
+                                                   "binaryListValues": [], "dataType": kind}
+            event = {"Records": [{
+                "messageId": str(uuid.uuid4()), "receiptHandle": "handle", "body": pointer,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(now)},
+                "messageAttributes": {"ExtendedPayloadSize": string("5", "Number"),
+                                      "payload_id": string(payload_id), "content_type": string("text/csv")},
+                "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:work", "awsRegion": "us-east-1",
+            }]}
+
+            def verify(answer, logs):
+                assert json.loads(answer) == {"batchItemFailures": []}, answer
+                assert status_of(payload_id) == "done", f"ledger: {self.item(payload_id)}\n{logs}"
+            return event, verify
+
+        if function == "redriver":
+            # The scheduled reconcile: every shard of the stalled states listed; one upload URL
+            # expired unused two hours ago (HEAD finds no object) is marked expired. The previous
+            # start's item is removed first, whatever became of it, so every start finds one.
+            for stale in self.seeded:
+                self.ddb.delete_item(TableName=self.table, Key={"id": {"S": stale}})
+            self.seeded = [payload_id]
+            two_hours_ago = now - 2 * 3600 * 1000
+            self.put_item(payload_id, "pending", owner, two_hours_ago, url_expires_at=two_hours_ago + 900_000)
+
+            def verify(answer, logs):
+                report = json.loads(answer)
+                assert report["complete"] and report["stats"]["reconciled"] >= 1, answer
+                assert status_of(payload_id) == "expired", f"ledger: {self.item(payload_id)}\n{logs}"
+            return {"mode": "reconcile"}, verify
+
+        raise ValueError(function)
+
+
+def bench(zip_dir):
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        sys.exit("bench runs against the local endpoint: tests/with-endpoint.sh python run_zips.py bench ZIP_DIR")
+    starts = int(os.environ.get("CLAIMCHECK_BENCH_STARTS", "20"))
+    tls = os.environ["AWS_ENDPOINT_URL"].startswith("https://")
+    rows, failures = [], []
     with tempfile.TemporaryDirectory() as into:
-        script = os.path.join(into, "function.py")
-        with open(script, "w") as f:
-            f.write(PYTHON_FUNCTION)
-        python = [sys.executable, script]
-        python_median = statistics.median(init_time(python, "python", settings) for _ in range(starts))
         for function in FUNCTIONS:
+            settings = stack()  # a stack per function: each function's starts see the same world
+            scenario = Scenarios(settings)
             directory = os.path.join(into, function)
             os.makedirs(directory)
-            command = unpack(zip_dir, function, directory)
-            median = statistics.median(init_time(command, function, settings) for _ in range(starts))
+            sides = {"rust": unpack(zip_dir, function, directory), "python": python_command(function)}
+            runs = {"rust": [], "python": []}
+            for i in range(starts):
+                for side, command in sides.items():  # alternately, so drift hits both alike
+                    event, verify = scenario(function)
+                    start = cold_start(command, function, event, settings)
+                    try:
+                        assert start["kind"] == "response", f"/{start['kind']}: {start['answer']}"
+                        verify(start["answer"], start["logs"])
+                        runs[side].append(start)
+                    except (AssertionError, ValueError, KeyError, TypeError) as e:
+                        failures.append((function, side, i, e, start["logs"]))
+            median = {side: {part: statistics.median(r[part] for r in done) if done else float("nan")
+                             for part in ("init", "handled", "event")}
+                      for side, done in runs.items()}
             size = os.path.getsize(os.path.join(zip_dir, function, "bootstrap.zip"))
-            rows.append((function, median, python_median / median, size))
-    print(f"\nfunction init (exec to first `next`, median of {starts} starts) and zip size")
-    print(f"| function | init (ms) | Python boto3 + extended client (ms) | ratio | zip (MB) |")
+            rows.append((function, median, {side: len(done) for side, done in runs.items()}, size))
+
+    for function, side, i, error, logs in failures[:5]:
+        print(f"\n{function} ({side}, start {i + 1}) FAILED: {error}\n{logs[-3000:]}")
+    failed = {(f, side) for f, side, *_ in failures}
+    ms = lambda seconds: "—" if seconds != seconds else f"{seconds * 1000:.1f}"  # NaN: no start passed
+    ratio = lambda slow, fast: "—" if slow != slow or fast != fast else f"{slow / fast:.0f}x"
+    mark = lambda function, side, text: text + (" (FAILED)" if (function, side) in failed else "")
+    print(f"\nCold starts, median of {starts} (endpoint over {'TLS' if tls else 'plain HTTP'}); "
+          "first event handled = exec to the function's answer, including the event's AWS calls")
+    print("| function | init (ms) | first event handled (ms) | Python first event handled (ms) | ratio | zip (MB) |")
+    print("|---|---|---|---|---|---|")
+    for function, median, count, size in rows:
+        rust, python = median["rust"], median["python"]
+        print(f"| {function} | {ms(rust['init'])} | {mark(function, 'rust', ms(rust['handled']))} "
+              f"| {mark(function, 'python', ms(python['handled']))} | {ratio(python['handled'], rust['handled'])} "
+              f"| {size / 1e6:.2f} |")
+    print("\nThe parts (medians, ms): init = exec to first `next`; event = `next` to the answer")
+    print("| function | init | event | Python init | Python event |")
     print("|---|---|---|---|---|")
-    for function, median, ratio, size in rows:
-        print(f"| {function} | {median * 1000:.1f} | {python_median * 1000:.1f} | {ratio:.0f}x | {size / 1e6:.2f} |")
+    for function, median, count, size in rows:
+        rust, python = median["rust"], median["python"]
+        print(f"| {function} | {ms(rust['init'])} | {ms(rust['event'])} | {ms(python['init'])} | {ms(python['event'])} |")
+    if failures:
+        print(f"\n{len(failures)} of {2 * starts * len(FUNCTIONS)} starts failed: {sorted(failed)}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -333,12 +333,15 @@ impl Ledger {
     }
 
     /// Leases a payload for processing: from `queued`, `failed` or `redriven`, or from
-    /// `processing` whose lease has expired (the holder crashed). Counts an attempt.
+    /// `processing` whose lease has expired (the holder crashed). Counts an attempt, and
+    /// records `message_id`, the SQS message that delivered it (none when empty): the producer
+    /// does not record the id it sent, which would take a write of its own.
     pub async fn claim(
         &self,
         id: &str,
         owner: &str,
         lease: Duration,
+        message_id: &str,
     ) -> Result<Transition, LedgerError> {
         let now = self.now();
         let claimable = Step::Claim.from();
@@ -349,6 +352,7 @@ impl Ledger {
         let changes = Changes {
             lease: Some((owner.to_owned(), now + lease.as_millis() as i64)),
             count_attempt: true,
+            message_id: (!message_id.is_empty()).then(|| message_id.to_owned()),
             ..Changes::default()
         };
         let extra = [

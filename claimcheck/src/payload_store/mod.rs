@@ -19,6 +19,7 @@ mod get;
 mod multipart;
 mod presign;
 mod put;
+mod signing;
 
 pub use get::PayloadStream;
 pub use presign::{PresignPut, PresignedRequest};

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
+use super::signing::UnsignedPayloadOverHttps;
 use super::{MAX_PARTS, ObjectInfo, PayloadStore, StoreError};
 use crate::pointer::PayloadPointer;
 
@@ -127,7 +128,7 @@ impl PayloadStore {
         options: &PutOptions,
     ) -> Result<ObjectInfo, StoreError> {
         let size = body.len() as u64;
-        let output = self
+        let put = self
             .s3
             .put_object()
             .bucket(&object.bucket)
@@ -139,6 +140,9 @@ impl PayloadStore {
             .set_server_side_encryption(options.server_side_encryption())
             .set_ssekms_key_id(options.sse_kms_key_id.clone())
             .body(ByteStream::from(body))
+            .customize();
+        let output = put
+            .interceptor(UnsignedPayloadOverHttps)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("PutObject", object, e))?;
@@ -233,8 +237,7 @@ impl PayloadStore {
                 self.s3.clone(),
                 object.clone(),
                 upload_id.to_owned(),
-                number,
-                part,
+                (number, part),
             ));
             while running.len() >= self.parts_in_flight {
                 done.push(joined(running.join_next().await)?);
@@ -299,10 +302,9 @@ async fn upload_part(
     s3: aws_sdk_s3::Client,
     object: PayloadPointer,
     upload_id: String,
-    number: i32,
-    part: Bytes,
+    (number, part): (i32, Bytes),
 ) -> Result<CompletedPart, StoreError> {
-    let output = s3
+    let upload = s3
         .upload_part()
         .bucket(&object.bucket)
         .key(&object.key)
@@ -310,6 +312,9 @@ async fn upload_part(
         .part_number(number)
         .content_length(part.len() as i64)
         .body(ByteStream::from(part))
+        .customize();
+    let output = upload
+        .interceptor(UnsignedPayloadOverHttps)
         .send()
         .await
         .map_err(|e| StoreError::from_sdk("UploadPart", &object, e))?;

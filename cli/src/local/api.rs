@@ -45,6 +45,8 @@ pub struct ApiHandlers {
     pub api_url: String,
     /// Whom the upload page's token names under `JWT` (`--token-subject`).
     pub page_subject: String,
+    /// Where each request and its function's invocation are recorded (cost benchmark).
+    pub call_log: Arc<super::call_log::CallLog>,
 }
 
 /// Serves until the task is dropped or aborted. (axum's server backs off when `accept` fails,
@@ -147,20 +149,29 @@ async fn dispatch(
         }
         false => HashMap::new(),
     };
-    let mut response = match lambda_request(&handlers, request, route_key, route, peer, parameters)
-        .await
-    {
-        Ok(request) => answer(
-            route_key,
-            match function {
-                Function::PresignUpload => presign_upload::handle(&handlers.upload, request).await,
-                Function::PresignDownload => {
-                    presign_download::handle(&handlers.download, request).await
-                }
-            },
-        ),
-        Err(refused) => refused,
-    };
+    let mut response =
+        match lambda_request(&handlers, request, route_key, route, peer, parameters).await {
+            Ok(request) => {
+                let started = std::time::Instant::now();
+                let (name, response) = match function {
+                    Function::PresignUpload => (
+                        "presign-upload",
+                        presign_upload::handle(&handlers.upload, request).await,
+                    ),
+                    Function::PresignDownload => (
+                        "presign-download",
+                        presign_download::handle(&handlers.download, request).await,
+                    ),
+                };
+                handlers.call_log.invocation(name, started.elapsed(), 1);
+                answer(route_key, response)
+            }
+            Err(refused) => refused,
+        };
+    // API Gateway bills every request, the ones its authorizer refuses too.
+    handlers
+        .call_log
+        .api_request(route_key, response.status().as_u16());
     handlers.cors.decorate(origin.as_ref(), &mut response);
     response
 }

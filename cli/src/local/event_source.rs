@@ -15,6 +15,8 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use claimcheck::processor::Processor;
 use consumer::Consumer;
 
+use super::call_log::CallLog;
+
 #[derive(Debug, Clone)]
 pub struct Mapping {
     pub queue_url: String,
@@ -31,30 +33,35 @@ pub async fn run<P: Processor + 'static>(
     consumer: Arc<Consumer<P>>,
     sqs: aws_sdk_sqs::Client,
     mapping: Mapping,
+    call_log: Arc<CallLog>,
 ) {
     loop {
         let batch = gather(&sqs, &mapping).await;
         if batch.is_empty() {
             continue;
         }
-        invoke(&consumer, &sqs, &mapping, &batch).await;
+        invoke(&consumer, &sqs, &mapping, &batch, &call_log).await;
     }
 }
 
 /// One invocation of the consumer over `batch`, as Lambda runs it: the handler gets the batch
 /// as an SQS event with the function's deadline, is killed at its timeout, and the records it
-/// did not report as failed are deleted.
+/// did not report as failed are deleted. The invocation's duration goes to `call_log`.
 pub async fn invoke<P: Processor>(
     consumer: &Consumer<P>,
     sqs: &aws_sdk_sqs::Client,
     mapping: &Mapping,
     batch: &[Message],
+    call_log: &CallLog,
 ) {
     let event = sqs_event(batch, mapping);
     let deadline = SystemTime::now() + mapping.timeout;
     let invocation = consumer::handle(consumer, event, deadline);
+    let started = Instant::now();
     // Lambda ends an invocation at its timeout, wherever it is.
-    let Ok(response) = tokio::time::timeout(mapping.timeout, invocation).await else {
+    let invoked = tokio::time::timeout(mapping.timeout, invocation).await;
+    call_log.invocation("consumer", started.elapsed(), batch.len());
+    let Ok(response) = invoked else {
         tracing::warn!(
             records = batch.len(),
             "event source: invocation timed out and was killed mid-batch; nothing deleted"

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod call_log;
 pub mod cors;
 pub mod defaults;
 pub mod event_source;
@@ -137,6 +138,9 @@ pub struct LocalSettings {
     /// `claimcheck stats` reads (see [`default_metrics_log`]); never stdout, which carries
     /// local mode's outputs.
     pub metrics: claimcheck::metrics::Sink,
+    /// The local endpoint's call log (`CLAIMCHECK_CALL_LOG`), where local mode adds its Lambda
+    /// invocations and API requests ([`call_log`]); `None`: no log.
+    pub call_log: Option<std::path::PathBuf>,
 }
 
 /// Where local mode collects the handlers' metrics unless told otherwise:
@@ -162,6 +166,16 @@ pub fn default_metrics_log(stack: &str) -> std::path::PathBuf {
 impl LocalSettings {
     /// `function`'s metrics as local mode runs it: stack dimension the stack's name, lines to
     /// [`LocalSettings::metrics`].
+    /// The SDK configuration `function`'s code runs with: `sdk`, signing as `fn-<function>`
+    /// while a call log is kept, so the log attributes each request to its function (see
+    /// [`claimcheck::local_endpoint::config_signing_as`]).
+    pub fn config_of(&self, sdk: &aws_config::SdkConfig, function: &str) -> aws_config::SdkConfig {
+        match self.call_log {
+            Some(_) => claimcheck::local_endpoint::config_signing_as(sdk, function),
+            None => sdk.clone(),
+        }
+    }
+
     pub fn metrics_of(&self, function: &'static str) -> Arc<claimcheck::metrics::Metrics> {
         Arc::new(claimcheck::metrics::Metrics::new(
             &self.stack.name,
@@ -230,6 +244,12 @@ impl LocalSettings {
             consumer_max_payload_bytes: (d.consumer_max_payload_bytes > 0)
                 .then_some(d.consumer_max_payload_bytes),
             metrics: claimcheck::metrics::Sink::File(default_metrics_log(name)),
+            call_log: {
+                use claimcheck::settings::Source;
+                claimcheck::settings::Environment
+                    .get("CLAIMCHECK_CALL_LOG")
+                    .map(Into::into)
+            },
         })
     }
 }
@@ -413,7 +433,12 @@ pub async fn start<P: Processor + 'static>(
         &bucket_origins,
     )
     .await?;
+    let call_log = Arc::new(
+        call_log::CallLog::open(settings.call_log.as_deref())
+            .map_err(|e| LocalError::Setup(format!("the call log (CLAIMCHECK_CALL_LOG): {e}")))?,
+    );
     let handlers = api::ApiHandlers {
+        call_log: call_log.clone(),
         api_url: api_url.clone(),
         page_subject: settings.page_subject.clone(),
         authorization: authorization.clone(),
@@ -422,7 +447,7 @@ pub async fn start<P: Processor + 'static>(
             allowed_headers: settings.cors_allowed_headers.clone(),
         },
         upload: presign_upload::PresignUpload::new(
-            sdk,
+            &settings.config_of(sdk, "presign-upload"),
             presign_upload::Settings {
                 bucket: stack.bucket.clone(),
                 table: stack.table.clone(),
@@ -439,7 +464,7 @@ pub async fn start<P: Processor + 'static>(
         )
         .with_metrics(settings.metrics_of("presign-upload")),
         download: presign_download::PresignDownload::new(
-            sdk,
+            &settings.config_of(sdk, "presign-download"),
             presign_download::Settings {
                 bucket: stack.bucket.clone(),
                 table: stack.table.clone(),
@@ -466,6 +491,7 @@ pub async fn start<P: Processor + 'static>(
             sqs.clone(),
             stack.events_url.clone(),
             faults.s3_delivery.clone(),
+            call_log.clone(),
         )),
     ];
     for _ in 0..settings.consumer_concurrency.max(1) {
@@ -473,6 +499,7 @@ pub async fn start<P: Processor + 'static>(
             consumer.clone(),
             sqs.clone(),
             mapping.clone(),
+            call_log.clone(),
         )));
     }
     if let Some(every) = settings.reconcile_every {
@@ -480,6 +507,7 @@ pub async fn start<P: Processor + 'static>(
             redriver.clone(),
             redriver_metrics.clone(),
             every,
+            call_log.clone(),
         )));
     }
     tracing::info!(api = %api_url, bucket = %stack.bucket, "local mode running");
@@ -537,7 +565,9 @@ pub fn functions<P: Processor>(
         size_attribute: claimcheck::size_attribute::SizeAttributeName::Current,
         message_group: settings.message_group.clone(),
     };
-    let mut producer = producer::Producer::new(sdk, producer_settings).map_err(|e| setup(&e))?;
+    let mut producer =
+        producer::Producer::new(&settings.config_of(sdk, "producer"), producer_settings)
+            .map_err(|e| setup(&e))?;
     producer.metrics = settings.metrics_of("producer");
     let producer = Arc::new(producer);
     let consumer_settings = consumer::Settings {
@@ -553,8 +583,12 @@ pub fn functions<P: Processor>(
         deadline_margin: Duration::from_secs(5).min(settings.consumer_timeout / 2),
         max_payload_bytes: settings.consumer_max_payload_bytes,
     };
-    let mut consumer =
-        consumer::Consumer::new(sdk, consumer_settings, processor).map_err(|e| setup(&e))?;
+    let mut consumer = consumer::Consumer::new(
+        &settings.config_of(sdk, "consumer"),
+        consumer_settings,
+        processor,
+    )
+    .map_err(|e| setup(&e))?;
     consumer.metrics = settings.metrics_of("consumer");
     let consumer = Arc::new(consumer);
     let mut repair = claimcheck::repair::RepairSettings::new(&stack.dlq_url);
@@ -566,7 +600,11 @@ pub fn functions<P: Processor>(
         claimcheck::repair::Deployment::new(&stack.bucket, &stack.table, &stack.queue_url);
     deployment.message_group = settings.message_group.clone();
     let redriver_settings = redriver::Settings { deployment, repair };
-    let redriver = Arc::new(redriver_settings.redriver(sdk).map_err(|e| setup(&e))?);
+    let redriver = Arc::new(
+        redriver_settings
+            .redriver(&settings.config_of(sdk, "redriver"))
+            .map_err(|e| setup(&e))?,
+    );
     let mapping = event_source::Mapping {
         queue_url: stack.queue_url.clone(),
         queue_arn: stack.queue_arn.clone(),

@@ -30,6 +30,7 @@ pub async fn run(
     sqs: aws_sdk_sqs::Client,
     events_url: String,
     plan: DeliveryPlan,
+    call_log: Arc<super::call_log::CallLog>,
 ) {
     loop {
         let received = sqs
@@ -50,7 +51,7 @@ pub async fn run(
         for message in messages {
             let handled = match lambda_event(message.body().unwrap_or_default()) {
                 None => true, // s3:TestEvent, or not an S3 event: nothing to hand over
-                Some(event) => deliver(&producer, event, &plan).await,
+                Some(event) => deliver(&producer, event, &plan, &call_log).await,
             };
             if handled {
                 let deleted = sqs
@@ -67,7 +68,14 @@ pub async fn run(
     }
 }
 
-async fn deliver(producer: &producer::Producer, event: S3Event, plan: &DeliveryPlan) -> bool {
+/// Invokes the producer with `event` as S3's asynchronous invocation would, `plan` deciding how
+/// many times; each invocation's duration goes to `call_log`.
+async fn deliver(
+    producer: &producer::Producer,
+    event: S3Event,
+    plan: &DeliveryPlan,
+    call_log: &super::call_log::CallLog,
+) -> bool {
     let key = event
         .records
         .first()
@@ -82,7 +90,10 @@ async fn deliver(producer: &producer::Producer, event: S3Event, plan: &DeliveryP
         }
     };
     for _ in 0..times {
-        if let Err(e) = producer::handle(producer, event.clone()).await {
+        let started = std::time::Instant::now();
+        let handled = producer::handle(producer, event.clone()).await;
+        call_log.invocation("producer", started.elapsed(), event.records.len());
+        if let Err(e) = handled {
             tracing::warn!(error = %e, "s3 trigger: producer failed; the event will be retried");
             return false;
         }

@@ -282,7 +282,12 @@ async fn consume_record<P: Processor>(deps: &Consumer<P>, record: &SqsMessage) -
     };
     let claimed = match deps
         .ledger
-        .claim(&payload_id, &deps.owner, deps.settings.lease)
+        .claim(
+            &payload_id,
+            &deps.owner,
+            deps.settings.lease,
+            record.message_id.as_deref().unwrap_or_default(),
+        )
         .await
     {
         Ok(Transition::Applied(claimed)) => claimed,

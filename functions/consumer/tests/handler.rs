@@ -237,7 +237,7 @@ async fn a_mixed_batch_reports_exactly_the_right_failures() {
         .expect("delete");
     let done = f.queued_payload(b"already done", None).await;
     f.ledger
-        .claim(&done, "earlier", Duration::from_secs(60))
+        .claim(&done, "earlier", Duration::from_secs(60), "")
         .await
         .expect("claim");
     let finished = Changes {
@@ -439,7 +439,7 @@ async fn a_payload_leased_by_a_live_invocation_is_retried_later() {
     let f = fixture().await;
     let id = f.queued_payload(b"busy", None).await;
     f.ledger
-        .claim(&id, "another-invocation", Duration::from_secs(60))
+        .claim(&id, "another-invocation", Duration::from_secs(60), "")
         .await
         .expect("claim");
     let (event, _) = f.event(&HashMap::new()).await;
@@ -456,6 +456,7 @@ async fn duplicates_are_recognised_by_payload_not_message_id() {
     let f = fixture().await;
     let id = f.queued_payload(b"once", None).await;
     let (event, _) = f.event(&HashMap::new()).await;
+    let event_message_id = event.records[0].message_id.clone();
     assert!(
         handle(&f.consumer, event.clone(), far_deadline())
             .await
@@ -478,6 +479,9 @@ async fn duplicates_are_recognised_by_payload_not_message_id() {
         "processed once"
     );
     assert_eq!(f.status(&id).await, Status::Done);
+    // The claim recorded the message that delivered the payload.
+    let record = f.ledger.get(&id).await.expect("get").expect("item");
+    assert_eq!(record.message_id, event_message_id);
 }
 
 #[tokio::test]
@@ -516,7 +520,7 @@ async fn a_crashed_invocations_lease_is_taken_over_after_it_expires() {
     f.ledger = f.ledger.clone().with_clock(clocked);
     let id = f.queued_payload(b"orphaned lease", None).await;
     f.ledger
-        .claim(&id, "crashed-invocation", Duration::from_secs(60))
+        .claim(&id, "crashed-invocation", Duration::from_secs(60), "")
         .await
         .expect("claim");
     let (event, _) = f.event(&HashMap::new()).await;
