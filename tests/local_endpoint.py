@@ -1037,7 +1037,10 @@ def main():
     dynamodb = threading.Lock()
 
     log_path = os.environ.get("CLAIMCHECK_CALL_LOG")
-    calls = CallLog(log_path) if log_path else None
+    try:
+        calls = CallLog(log_path) if log_path else None
+    except OSError as error:
+        sys.exit(f"the call log {log_path} (CLAIMCHECK_CALL_LOG) cannot be opened: {error.strerror}")
     # The billing fields (sizes, capacity units) need the response and the items around it.
     app = calls.measure(app) if calls is not None else app
 

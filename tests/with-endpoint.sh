@@ -48,6 +48,9 @@ if [[ -n $tls ]]; then
     exit 1
   fi
   ca="$tls_dir/ca.pem"
+  # SSL_CERT_DIR would add a directory of trusted roots beside SSL_CERT_FILE (rustls-native-certs
+  # and OpenSSL read both): unset, the throwaway CA is the only one trusted.
+  unset SSL_CERT_DIR
   server_args+=("$tls_dir/server.pem" "$tls_dir/server.key")
 fi
 "$python" "$root/tests/local_endpoint.py" "${server_args[@]}" >"$log" 2>&1 &

@@ -56,7 +56,9 @@ Environment: CLAIMCHECK_COST_PAYLOADS (per size, default 200), CLAIMCHECK_COST_S
 1KiB,1MiB,64MiB), CLAIMCHECK_COST_CONCURRENCY (uploads in flight, default 4),
 CLAIMCHECK_COST_MAX_OPEN (payloads uploaded but not yet done, at most; default 32),
 CLAIMCHECK_COST_RECONCILE_SECONDS (local mode's reconcile period, default 60, so passes happen
-during the run), CLAIMCHECK_COST_RUN (where the run's record, RUN.json, is written).
+during the run), CLAIMCHECK_COST_RUN (where the run's record, RUN.json, is written). Started by
+this script, the endpoint's call log and the run's record are kept in the build directory
+(target/endpoint-logs/cost-<time>-calls.jsonl and -run.json), for --analyze.
 Figures, never assertions.
 """
 import base64
@@ -426,6 +428,12 @@ def analyze(run):
             if stage in STAGES:
                 bill.line(line, stage)
         principals = {l.get("principal") for l in lines}
+        services = {l.get("service") for l in lines}
+        if not {"s3", "sqs", "dynamodb"} <= services:
+            sys.exit(f"the {size_name(phase['size'])} phase of {run['call_log']} holds no "
+                     f"{', '.join(sorted({'s3', 'sqs', 'dynamodb'} - services))} requests: the endpoint "
+                     "that served the run logged them elsewhere (start it with CLAIMCHECK_CALL_LOG set "
+                     "to the same file as this script's), so the run cannot be priced")
         if not {"fn-producer", "fn-consumer"} <= principals:
             sys.exit("the functions' calls are not signed with their own keys (fn-<function>): this claimcheck "
                      "predates local mode's per-function keys under CLAIMCHECK_CALL_LOG, so its calls cannot be "
@@ -622,12 +630,32 @@ def run_phase(driver, size, count, concurrency, max_open, call_log):
             "seconds": time.monotonic() - started, "not_done": len(errors)}
 
 
-def drive(claimcheck, call_log, record_path):
+def positive(name, default):
+    """The environment's `name` as a whole number of at least 1 (exits naming it otherwise)."""
+    text = os.environ.get(name, str(default))
+    if not re.fullmatch(r"\s*\d+\s*", text) or int(text) < 1:
+        sys.exit(f"{name}: {text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def knobs():
+    """The run's settings from the environment, checked before anything is started."""
     sizes = [parse_size(s) for s in os.environ.get("CLAIMCHECK_COST_SIZES", "1KiB,1MiB,64MiB").split(",")]
-    count = int(os.environ.get("CLAIMCHECK_COST_PAYLOADS", "200"))
-    concurrency = int(os.environ.get("CLAIMCHECK_COST_CONCURRENCY", "4"))
-    reconcile = os.environ.get("CLAIMCHECK_COST_RECONCILE_SECONDS", "60")
-    max_open = int(os.environ.get("CLAIMCHECK_COST_MAX_OPEN", "32"))
+    for size in sizes:
+        if size < 1 or size > 64 * 1024 ** 2:
+            sys.exit(f"CLAIMCHECK_COST_SIZES: {size} bytes: each size must be from 1 byte to 64 MiB "
+                     "(the API's multipart threshold: larger uploads go in parts, which this driver "
+                     "does not send)")
+    return {"sizes": sizes, "count": positive("CLAIMCHECK_COST_PAYLOADS", 200),
+            "concurrency": positive("CLAIMCHECK_COST_CONCURRENCY", 4),
+            "reconcile": str(positive("CLAIMCHECK_COST_RECONCILE_SECONDS", 60)),
+            "max_open": positive("CLAIMCHECK_COST_MAX_OPEN", 32)}
+
+
+def drive(claimcheck, call_log, record_path):
+    settings = knobs()
+    sizes, count, concurrency = settings["sizes"], settings["count"], settings["concurrency"]
+    reconcile, max_open = settings["reconcile"], settings["max_open"]
     setup = deployment()
     built = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(os.path.getmtime(claimcheck)))
     run_start = os.path.getsize(call_log)
@@ -644,7 +672,10 @@ def drive(claimcheck, call_log, record_path):
                 if os.path.exists(outputs_path) and os.path.getsize(outputs_path) > 0:
                     break
                 if local.poll() is not None:
-                    sys.exit(f"claimcheck local exited ({local.returncode}); its log: {local_log.name}")
+                    local_log.flush()
+                    with open(local_log.name, encoding="utf-8", errors="replace") as f:
+                        tail = f.read()[-2000:]
+                    sys.exit(f"claimcheck local exited ({local.returncode}); the end of its log:\n{tail}")
                 time.sleep(0.1)
             else:
                 sys.exit("claimcheck local did not start")
@@ -679,22 +710,32 @@ def drive(claimcheck, call_log, record_path):
 
 def main():
     args = sys.argv[1:]
-    if len(args) == 2 and args[0] == "--analyze":
-        with open(args[1], encoding="utf-8") as f:
-            analyze(json.load(f))
-        return
-    if len(args) != 1:
+    if not args or args[0] in ("-h", "--help") or (args[0] == "--analyze" and len(args) != 2) or len(args) > 2:
         sys.exit(__doc__)
+    if args[0] == "--analyze":
+        try:
+            with open(args[1], encoding="utf-8") as f:
+                run = json.load(f)
+            analyze(run)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            sys.exit(f"--analyze {args[1]}: not a run this script recorded, or its call log is gone ({error!r})")
+        return
     claimcheck = os.path.abspath(args[0])
+    if not (os.path.isfile(claimcheck) and os.access(claimcheck, os.X_OK)):
+        sys.exit(f"{args[0]}: not an executable claimcheck binary (build it with cargo build --release -p claimcheck-cli)")
+    knobs()
     call_log = os.environ.get("CLAIMCHECK_CALL_LOG")
     if not os.environ.get("AWS_ENDPOINT_URL"):
         # Start the endpoint ourselves, with a call log: the endpoint reads CLAIMCHECK_CALL_LOG
-        # once, when it starts.
-        with tempfile.TemporaryDirectory(prefix="claimcheck-cost-log-") as work:
-            env = dict(os.environ, CLAIMCHECK_CALL_LOG=call_log or os.path.join(work, "calls.jsonl"))
-            env.setdefault("CLAIMCHECK_COST_RUN", os.path.join(work, "run.json"))
-            status = subprocess.call([os.path.join(ROOT, "tests", "with-endpoint.sh"), sys.executable,
-                                      os.path.abspath(__file__), claimcheck], env=env)
+        # once, when it starts. Both are kept in the build directory's endpoint-logs (beside the
+        # endpoint's own log), so the run can be re-priced with --analyze afterwards.
+        keep = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "endpoint-logs")
+        os.makedirs(keep, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        env = dict(os.environ, CLAIMCHECK_CALL_LOG=call_log or os.path.join(keep, f"cost-{stamp}-calls.jsonl"))
+        env.setdefault("CLAIMCHECK_COST_RUN", os.path.join(keep, f"cost-{stamp}-run.json"))
+        status = subprocess.call([os.path.join(ROOT, "tests", "with-endpoint.sh"), sys.executable,
+                                  os.path.abspath(__file__), claimcheck], env=env)
         sys.exit(status)
     if not call_log:
         sys.exit("the local endpoint at AWS_ENDPOINT_URL keeps no call log: start it with CLAIMCHECK_CALL_LOG "

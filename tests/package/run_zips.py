@@ -549,7 +549,10 @@ class Scenarios:
 def bench(zip_dir):
     if not os.environ.get("AWS_ENDPOINT_URL"):
         sys.exit("bench runs against the local endpoint: tests/with-endpoint.sh python run_zips.py bench ZIP_DIR")
-    starts = int(os.environ.get("CLAIMCHECK_BENCH_STARTS", "20"))
+    starts = os.environ.get("CLAIMCHECK_BENCH_STARTS", "20")
+    if not starts.isdigit() or int(starts) < 1:
+        sys.exit(f"CLAIMCHECK_BENCH_STARTS: {starts!r} is not a whole number of at least 1")
+    starts = int(starts)
     tls = os.environ["AWS_ENDPOINT_URL"].startswith("https://")
     rows, failures = [], []
     with tempfile.TemporaryDirectory() as into:
@@ -603,5 +606,10 @@ def bench(zip_dir):
 
 
 if __name__ == "__main__":
-    mode, zip_dir = sys.argv[1], sys.argv[2]
-    {"check": check, "bench": bench}[mode](zip_dir)
+    modes = {"check": check, "bench": bench}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
+        sys.exit(__doc__)
+    if not all(os.path.isfile(os.path.join(sys.argv[2], f, "bootstrap.zip")) for f in FUNCTIONS):
+        sys.exit(f"{sys.argv[2]}: not a directory of the functions' zips (<function>/bootstrap.zip; "
+                 "`make package` builds them)")
+    modes[sys.argv[1]](sys.argv[2])

@@ -434,8 +434,16 @@ pub async fn start<P: Processor + 'static>(
     )
     .await?;
     let call_log = Arc::new(
-        call_log::CallLog::open(settings.call_log.as_deref())
-            .map_err(|e| LocalError::Setup(format!("the call log (CLAIMCHECK_CALL_LOG): {e}")))?,
+        call_log::CallLog::open(settings.call_log.as_deref()).map_err(|e| {
+            let path = settings
+                .call_log
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            LocalError::Setup(format!(
+                "the call log {} (CLAIMCHECK_CALL_LOG): {e}",
+                path.display()
+            ))
+        })?,
     );
     let handlers = api::ApiHandlers {
         call_log: call_log.clone(),
