@@ -18,7 +18,7 @@ ignored):
 
 Lambda GB-seconds are each invocation's measured handler time (local mode's `duration_ms`,
 rounded up to 1 ms as Lambda bills) times the function's memory as Terraform configures it by
-default (infra/variables.tf `memory_mb`, the consumer's derived in infra/consumer.tf) at the
+default (infra/defaults.json: `memory_mb`, and `consumer_memory_mb` as infra/consumer.tf derives it) at the
 default architecture's price (`architecture`, arm64). Local mode runs the handlers in one
 process on this machine, so durations are this machine's, not Lambda's.
 
@@ -104,52 +104,23 @@ def size_name(size):
     return f"{size} B"
 
 
-# --- What Terraform deploys (memory, architecture, schedule), read from infra/ ---------------
-
-def _variable_default(text, name):
-    match = re.search(r'variable\s+"' + re.escape(name) + r'"\s*\{(.*?)\n\}', text, re.DOTALL)
-    if not match:
-        sys.exit(f"infra/variables.tf: no variable {name}")
-    default = re.search(r"\bdefault\s*=\s*(\{.*?\}|\"[^\"]*\"|\S+)", match.group(1), re.DOTALL)
-    if not default:
-        sys.exit(f"infra/variables.tf: variable {name} has no default")
-    return default.group(1)
-
+# --- What Terraform deploys (memory, architecture, schedule): infra/defaults.json -------------
 
 def deployment():
     """Memory per function (MB), architecture, reconcile passes per hour, the ESM's batch size
-    and window, and whether the queue is FIFO: Terraform's defaults."""
-    with open(os.path.join(ROOT, "infra", "variables.tf"), encoding="utf-8") as f:
-        variables = f.read()
-    with open(os.path.join(ROOT, "infra", "consumer.tf"), encoding="utf-8") as f:
-        consumer = f.read()
+    and window, and whether the queue is FIFO: Terraform's defaults, as infra/defaults.json
+    holds them (the infra tests keep it equal to the variables' defaults and to the consumer's
+    derived sizing in infra/consumer.tf)."""
     with open(os.path.join(ROOT, "infra", "defaults.json"), encoding="utf-8") as f:
         defaults = json.load(f)
-    memory = {name: int(mb) for name, mb in
-              re.findall(r"([\w-]+)\s*=\s*(\d+)", _variable_default(variables, "memory_mb"))}
-    set_memory = _variable_default(variables, "consumer_memory_mb")
-    if set_memory != "null":
-        memory["consumer"] = int(set_memory)
-    else:
-        # infra/consumer.tf: the smallest candidate whose CPU share hashes as fast as one S3
-        # stream delivers, else one whole vCPU (tests/infra/test_terraform.py checks the same).
-        def local(name):
-            match = re.search(r"\b" + name + r"\s*=\s*(\d+)", consumer)
-            if not match:
-                sys.exit(f"infra/consumer.tf: no local {name}")
-            return int(match.group(1))
-        cpu, s3, vcpu = (local("consumer_cpu_bytes_per_second"), local("s3_stream_bytes_per_second"),
-                         local("one_vcpu_memory_mb"))
-        candidates = [int(m) for m in re.search(r"for memory in \[([\d,\s]+)\]", consumer).group(1).split(",")]
-        memory["consumer"] = next((m for m in candidates if cpu * m / vcpu >= s3), vcpu)
-    architecture = _variable_default(variables, "architecture").strip('"')
+    memory = dict(defaults["memory_mb"], consumer=defaults["consumer_memory_mb"])
     schedule = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", defaults["reconcile_schedule"])
     if not schedule:
         sys.exit(f"infra/defaults.json: reconcile_schedule {defaults['reconcile_schedule']!r} is not rate(N minutes)")
     period = int(schedule.group(1)) * (60 if schedule.group(2).startswith("hour") else 1)
     return {
         "memory_mb": memory,
-        "architecture": architecture,
+        "architecture": defaults["architecture"],
         "reconcile_per_hour": 60 / period,
         "reconcile_schedule": defaults["reconcile_schedule"],
         "batch_size": defaults["batch_size"],

@@ -155,7 +155,9 @@ class SettingsMatchLocalRuns(unittest.TestCase):
             "queued_stall_seconds", "batch_size", "maximum_batching_window_seconds",
             "reconcile_schedule",  # test_variable_defaults_equal_defaults_json
             "visibility_timeout_seconds", "lease_seconds",  # test_derived_values
-            # consumer_timeout_seconds and batch_size: test_consumer_sizing
+            # consumer_timeout_seconds, consumer_memory_mb and batch_size: test_consumer_sizing
+            "consumer_memory_mb", "memory_mb", "architecture",  # (memory_mb, architecture:
+            # test_variable_defaults_equal_defaults_json; tests/bench/cost.py prices with them)
             "status_index", "ttl_attribute", "pending_index",  # test_ledger_names
             "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
             "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
@@ -177,7 +179,8 @@ class SettingsMatchLocalRuns(unittest.TestCase):
                      "api_authorization", "upload_scopes", "read_scopes", "cors_allowed_origins",
                      "require_sha256", "max_pending_uploads", "operator_arns", "operator_scope",
                      "fifo", "message_group", "multipart_threshold_bytes", "part_size_bytes",
-                     "multipart_upload_seconds", "consumer_max_payload_bytes"]:
+                     "multipart_upload_seconds", "consumer_max_payload_bytes", "memory_mb",
+                     "architecture"]:
             self.assertIn(name, declared, f"variable {name} is missing")
             self.assertEqual(declared[name], local[name], f"variable {name}'s default")
 
@@ -198,8 +201,8 @@ class SettingsMatchLocalRuns(unittest.TestCase):
             self.assertIsNone(declared[name], f"{name} is derived unless set")
         derived = consumer_sizing(declared["max_upload_bytes"])
         self.assertTrue(derived["ok"], derived)
-        self.assertEqual((local["consumer_timeout_seconds"], local["batch_size"]),
-                         (derived["timeout"], derived["batch"]), derived)
+        self.assertEqual((local["consumer_timeout_seconds"], local["batch_size"], local["consumer_memory_mb"]),
+                         (derived["timeout"], derived["batch"], derived["memory"]), derived)
         # The model is the HCL: each derivation as written in consumer.tf.
         written = locals_()
         self.assertIn("10 * local.largest_payload_seconds + local.consumer_overhead_seconds",

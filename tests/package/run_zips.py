@@ -17,7 +17,6 @@ extended client, tests/package/python_functions/) serving the same event, starte
 Each function runs with its own access key id (`fn-<function>`), so the local endpoint's call
 log attributes its calls to it, as in the integration tests.
 """
-import hashlib
 import json
 import os
 import statistics
@@ -386,6 +385,8 @@ def check(zip_dir):
 
 
 PYTHON_FUNCTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python_functions")
+sys.path.insert(0, PYTHON_FUNCTIONS)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree, as for the peers (-B)
 
 
 def python_command(function):
@@ -393,11 +394,6 @@ def python_command(function):
     # -B: no __pycache__ left in the source tree (compiling the two small modules is well under
     # a millisecond).
     return [sys.executable, "-B", os.path.join(PYTHON_FUNCTIONS, "runtime.py"), function.replace("-", "_")]
-
-
-def status_shard(status, payload_id):
-    """The ledger's status index key of a payload (claimcheck::ledger::status_shard)."""
-    return f"{status}#{hashlib.sha256(payload_id.encode()).digest()[0] % 16:02d}"
 
 
 class Scenarios:
@@ -450,8 +446,12 @@ class Scenarios:
             "owner": {"S": owner}, "created_at": {"N": str(at)}, "updated_at": {"N": str(at)},
             "expires_at": {"N": str(at // 1000 + 30 * 86400)},
         }
-        if status not in ("done", "expired"):
-            item["status_shard"] = {"S": status_shard(status, payload_id)}
+        # The peers' ledger module: one Python copy of claimcheck::ledger::status_shard.
+        from ledger import status_shard
+
+        shard = status_shard(status, payload_id)
+        if shard is not None:
+            item["status_shard"] = {"S": shard}
         if status == "pending":
             item["pending_owner"] = {"S": owner}
         item.update({name: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for name, v in extra.items()})

@@ -20,7 +20,8 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Where local mode records invocations and API requests (see the module docs).
+/// Where local mode records invocations and API requests (see the module docs); the default
+/// records nothing.
 #[derive(Debug, Default)]
 pub struct CallLog {
     file: Option<Mutex<std::fs::File>>,
@@ -33,7 +34,7 @@ impl CallLog {
     /// The file cannot be opened or created.
     pub fn open(path: Option<&std::path::Path>) -> std::io::Result<Self> {
         let Some(path) = path else {
-            return Ok(Self::disabled());
+            return Ok(Self::default());
         };
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -42,11 +43,6 @@ impl CallLog {
         Ok(Self {
             file: Some(Mutex::new(file)),
         })
-    }
-
-    /// A log that records nothing.
-    pub fn disabled() -> Self {
-        Self::default()
     }
 
     /// One invocation of `function` that ran `duration` over `records` events.
